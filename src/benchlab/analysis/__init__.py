@@ -1,0 +1,1 @@
+"""Statistics and aggregation over benchmark results."""

@@ -1,0 +1,167 @@
+"""benchlab's stable Python API. The CLI and the dashboard use only this module.
+
+`API_VERSION` changes when a signature or a returned shape changes in a way that breaks callers.
+
+    from benchlab import api
+    record = api.run("sample", server="http://127.0.0.1:8080", n=20)
+    print(record.summary["accuracy"])
+    api.compare("q8", "q4")          # two run ids or tags, paired on the same questions
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from pydantic import SecretStr
+
+from benchlab import settings
+from benchlab.analysis.compare import Comparison, compare_runs
+from benchlab.catalog.datasets import Dataset, resolve
+from benchlab.endpoints.client import RetryPolicy
+from benchlab.endpoints.doctor import ServerReport, probe_servers
+from benchlab.engine.runner import RunError, RunObserver, RunRequest, run_benchmark
+from benchlab.store.db import Store
+from benchlab.tasks.mcq import McqTask
+from benchlab.types import Endpoint, GenerationParams, RunRecord, SampleResult
+
+API_VERSION = 1
+
+__all__ = [
+    "API_VERSION",
+    "Comparison",
+    "RunError",
+    "RunRecord",
+    "SampleResult",
+    "ServerReport",
+    "compare",
+    "doctor",
+    "get_run",
+    "load",
+    "open_store",
+    "results",
+    "run",
+    "runs",
+]
+
+T = TypeVar("T")
+
+
+def open_store() -> Store:
+    settings.ensure_home()
+    return Store(settings.database_path())
+
+
+def load(benchmark: str) -> Dataset:
+    """The validated samples of a built-in benchmark key or a JSONL file."""
+    return resolve(benchmark)
+
+
+def run(
+    benchmark: str,
+    *,
+    server: str | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+    n: int | None = None,
+    tag: str | None = None,
+    concurrency: int | None = None,
+    think: bool | None = None,
+    seed: int | None = 1234,
+    sample_seed: int = 1234,
+    shuffle: bool = True,
+    max_tokens: int | None = None,
+    temperature: float = 0.0,
+    resume: str | None = None,
+    timeout: float = 300.0,
+    retries: int = 4,
+    observer: RunObserver | None = None,
+    command: str | None = None,
+) -> RunRecord:
+    """Run a benchmark and return its record (status, summary, provenance).
+
+    A run stopped by Ctrl-C or SIGTERM returns with status `interrupted`; its finished samples are
+    kept and `resume=<run id>` (or the same `tag`) continues it.
+    """
+    dataset = load(benchmark)
+    connection = settings.connection(server, model, api_key)
+    request = RunRequest(
+        dataset=dataset,
+        task=McqTask(shuffle=shuffle),
+        endpoint=Endpoint(
+            base_url=connection.server,
+            api_key=SecretStr(connection.api_key) if connection.api_key else None,
+            model=connection.model,
+        ),
+        params=GenerationParams(temperature=temperature, seed=seed, max_tokens=max_tokens, think=think),
+        tag=tag,
+        limit=n,
+        sample_seed=sample_seed,
+        concurrency=concurrency,
+        resume=resume,
+        timeout=timeout,
+        retry=RetryPolicy(attempts=max(1, retries)),
+        command=command,
+    )
+    store = open_store()
+    return _run_interruptibly(run_benchmark(request, store, observer))
+
+
+def runs(
+    *,
+    tag: str | None = None,
+    benchmark: str | None = None,
+    model: str | None = None,
+    limit: int | None = None,
+) -> list[RunRecord]:
+    return open_store().runs(tag=tag, benchmark=benchmark, model=model, limit=limit)
+
+
+def get_run(reference: str) -> RunRecord:
+    """A run by id, id prefix or tag (the newest run with that tag)."""
+    matches = open_store().find_runs(reference)
+    if not matches:
+        raise RunError(f"no run matches {reference!r}; `benchlab runs` lists them.")
+    ids = {record.run_id for record in matches}
+    if len(ids) > 1 and not any(record.tag == reference for record in matches):
+        raise RunError(
+            f"{reference!r} matches several runs ({', '.join(sorted(ids)[:5])}); give more of the id."
+        )
+    return matches[0]
+
+
+def results(reference: str, *, with_transcripts: bool = True) -> list[SampleResult]:
+    return open_store().results(get_run(reference).run_id, with_transcripts=with_transcripts)
+
+
+def compare(a: str, b: str) -> Comparison:
+    """Paired comparison of two runs (ids or tags) on the questions both answered."""
+    store = open_store()
+    run_a, run_b = get_run(a), get_run(b)
+    return compare_runs(run_a, store.results(run_a.run_id), run_b, store.results(run_b.run_id))
+
+
+def doctor(servers: list[str] | None = None, *, api_key: str | None = None) -> list[ServerReport]:
+    """Probe the given servers, or the usual local ports, and report what each supports."""
+    key = settings.connection(api_key=api_key).api_key
+    return asyncio.run(probe_servers(servers, api_key=key))
+
+
+def _run_interruptibly(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine so that SIGTERM, like Ctrl-C, cancels it and lets it record its state."""
+
+    async def main() -> T:
+        task = asyncio.ensure_future(coroutine)
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # not the main thread, or Windows
+            loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            return await task
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(signal.SIGTERM)
+
+    return asyncio.run(main())

@@ -1,0 +1,372 @@
+"""The `benchlab` command: parses arguments, calls `benchlab.api`, renders the answer.
+
+Exit codes: 0 ok · 1 failure · 2 usage error · 3 the run finished but is invalid (too many infra
+errors) · 130 interrupted (finished samples are kept; resume with --resume).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+from rich.console import Console
+
+from benchlab import __version__, api, settings
+from benchlab.analysis.compare import PairingError
+from benchlab.catalog.datasets import DatasetError
+from benchlab.endpoints.errors import EndpointError
+from benchlab.engine.runner import RunError
+from benchlab.store.db import StoreError
+from benchlab.surfaces import console as views
+from benchlab.types import RunRecord, RunStatus
+
+EXIT_FAILURE, EXIT_USAGE, EXIT_INVALID, EXIT_INTERRUPTED = 1, 2, 3, 130
+
+app = typer.Typer(
+    help="Benchmark language models behind any OpenAI-compatible endpoint: deterministic runs, "
+    "honest statistics, every answer recorded.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+KNOWN_ERRORS = (DatasetError, EndpointError, RunError, StoreError, PairingError, settings.SettingsError)
+
+ServerOption = Annotated[
+    str | None,
+    typer.Option("--server", "-s", help="Server URL (env BENCHLAB_SERVER; default http://127.0.0.1:8080)."),
+]
+ModelOption = Annotated[
+    str | None,
+    typer.Option("--model", "-m", help="Model id (env BENCHLAB_MODEL; default: the server's first)."),
+]
+KeyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--api-key",
+        help="API key (env BENCHLAB_API_KEY or OPENAI_API_KEY); never recorded.",
+        show_default=False,
+    ),
+]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Print machine-readable JSON (shapes in the README).")
+]
+
+
+def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
+    err.print(f"[red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def emit_json(payload: Any) -> None:
+    sys.stdout.write(json.dumps(_finite(payload), indent=2, ensure_ascii=False) + "\n")
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: undefined statistics (e.g. a test on too few answers) become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(item) for item in value]
+    return value
+
+
+def version_callback(value: bool) -> None:
+    if value:
+        out.print(f"benchlab {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    version: Annotated[
+        bool, typer.Option("--version", callback=version_callback, is_eager=True, help="Show the version.")
+    ] = False,
+) -> None:
+    """benchlab: is quant B worse than quant A, or is that noise? Run it and see."""
+
+
+@app.command()
+def run(
+    benchmark: Annotated[str, typer.Argument(help="A built-in key (`sample`) or a JSONL file.")],
+    n: Annotated[
+        int | None, typer.Option("-n", help="Ask N questions (a seeded sample); default all.")
+    ] = None,
+    tag: Annotated[
+        str | None, typer.Option("--tag", "-t", help="Label for this run; re-using a tag resumes its run.")
+    ] = None,
+    server: ServerOption = None,
+    model: ModelOption = None,
+    api_key: KeyOption = None,
+    concurrency: Annotated[
+        str, typer.Option("--concurrency", "-c", help="Requests in flight: a number, or auto (server slots).")
+    ] = "auto",
+    think: Annotated[
+        bool | None,
+        typer.Option(
+            "--think/--no-think", help="Ask the server to reason or not (default: its own setting)."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Sampling seed sent with every request.")] = 1234,
+    sample_seed: Annotated[
+        int, typer.Option("--sample-seed", help="Seed that picks the N questions.")
+    ] = 1234,
+    shuffle: Annotated[
+        bool,
+        typer.Option("--shuffle/--no-shuffle", help="Shuffle options per question (seeded by its text)."),
+    ] = True,
+    max_tokens: Annotated[
+        int | None, typer.Option("--max-tokens", help="Token budget per answer (default by think mode).")
+    ] = None,
+    temperature: Annotated[float, typer.Option("--temperature", help="Sampling temperature.")] = 0.0,
+    resume: Annotated[str | None, typer.Option("--resume", help="Continue this run id.")] = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds without data before a retry.")] = 300.0,
+    retries: Annotated[
+        int, typer.Option("--retries", help="Attempts per request for transport failures.")
+    ] = 4,
+    as_json: JsonOption = False,
+) -> None:
+    """Run a multiple-choice benchmark and print its report."""
+    if concurrency != "auto" and not (concurrency.isdigit() and int(concurrency) > 0):
+        fail(f"--concurrency takes a positive number or 'auto', not {concurrency!r}.", EXIT_USAGE)
+    observer = None if as_json else views.ProgressDisplay(err)
+    try:
+        record = api.run(
+            benchmark,
+            server=server,
+            model=model,
+            api_key=api_key,
+            n=n,
+            tag=tag,
+            concurrency=None if concurrency == "auto" else int(concurrency),
+            think=think,
+            seed=seed,
+            sample_seed=sample_seed,
+            shuffle=shuffle,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            resume=resume,
+            timeout=timeout,
+            retries=retries,
+            observer=observer,
+            command=_command_line(),
+        )
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    if as_json:
+        emit_json({"run": record.model_dump(mode="json")})
+    else:
+        out.print(views.run_report(record))
+        subjects = views.subject_table(record)
+        if subjects is not None:
+            out.print(subjects)
+        _say_what_next(record)
+    raise typer.Exit(_exit_code(record))
+
+
+@app.command("runs")
+def list_runs(
+    tag: Annotated[str | None, typer.Option("--tag", help="Only runs with this tag.")] = None,
+    benchmark: Annotated[str | None, typer.Option("--benchmark", help="Only runs of this benchmark.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Only runs of this model.")] = None,
+    limit: Annotated[int, typer.Option("--limit", help="At most this many (newest first).")] = 50,
+    as_json: JsonOption = False,
+) -> None:
+    """List recorded runs, newest first."""
+    try:
+        records = api.runs(tag=tag, benchmark=benchmark, model=model, limit=limit)
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    if as_json:
+        emit_json({"runs": [record.model_dump(mode="json") for record in records]})
+    elif not records:
+        out.print("No runs yet. Start one with `benchlab run sample`.")
+    else:
+        out.print(views.runs_table(records))
+
+
+@app.command()
+def show(
+    run_ref: Annotated[str, typer.Argument(metavar="RUN", help="Run id, id prefix, or tag.")],
+    sample: Annotated[str | None, typer.Option("--sample", help="Show one sample in full.")] = None,
+    samples: Annotated[int, typer.Option("--samples", help="How many samples to list.")] = 20,
+    as_json: JsonOption = False,
+) -> None:
+    """One run's summary and its per-sample drill-down."""
+    try:
+        record = api.get_run(run_ref)
+        results = api.results(record.run_id, with_transcripts=as_json or sample is not None)
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    if sample is not None:
+        chosen = [result for result in results if result.sample_id == sample]
+        if not chosen:
+            fail(f"run {record.run_id} has no sample {sample!r}.")
+        if as_json:
+            emit_json({"run_id": record.run_id, "sample": chosen[0].model_dump(mode="json")})
+        else:
+            out.print(views.sample_detail(chosen[0]))
+        return
+    if as_json:
+        emit_json(
+            {
+                "run": record.model_dump(mode="json"),
+                "samples": [result.model_dump(mode="json") for result in results],
+            }
+        )
+        return
+    out.print(views.run_report(record))
+    subjects = views.subject_table(record)
+    if subjects is not None:
+        out.print(subjects)
+    out.print(views.samples_table(results, samples))
+    out.print(f"One sample in full: benchlab show {record.run_id} --sample SAMPLE_ID")
+
+
+@app.command()
+def compare(
+    a: Annotated[str, typer.Argument(help="Run id or tag (A).")],
+    b: Annotated[str, typer.Argument(help="Run id or tag (B).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Paired comparison of two runs on the same questions (exact McNemar)."""
+    try:
+        comparison = api.compare(a, b)
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    if as_json:
+        emit_json(comparison.as_dict())
+    else:
+        out.print(views.comparison_report(comparison))
+
+
+@app.command()
+def doctor(
+    servers: Annotated[
+        list[str] | None, typer.Argument(help="Server URLs to check; default the usual local ports.")
+    ] = None,
+    api_key: KeyOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Find servers on the usual local ports and report what each supports."""
+    reports = api.doctor(servers or None, api_key=api_key)
+    if as_json:
+        emit_json({"servers": [_report_dict(report) for report in reports]})
+    else:
+        out.print(views.doctor_report(reports))
+    if not any(report.reachable for report in reports):
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+def serve(
+    smoke: Annotated[
+        bool, typer.Option("--smoke", help="Serve benchlab's tiny generated smoke model.")
+    ] = False,
+    gguf: Annotated[Path | None, typer.Option("--gguf", help="Serve this GGUF model file.")] = None,
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 8080,
+    host: Annotated[str, typer.Option("--host", help="Address to bind (loopback by default).")] = "127.0.0.1",
+    ctx: Annotated[int | None, typer.Option("--ctx", help="Context length per slot.")] = None,
+    parallel: Annotated[int, typer.Option("--parallel", help="Parallel request slots.")] = 4,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="CPU threads (default: all cores).")
+    ] = None,
+    alias: Annotated[str | None, typer.Option("--alias", help="Model id to serve under.")] = None,
+) -> None:
+    """Serve a model with the embedded llama.cpp engine (needs the `serve` extra)."""
+    from benchlab.endpoints import managed
+
+    if smoke == (gguf is not None):
+        fail("give exactly one of --smoke or --gguf FILE.", EXIT_USAGE)
+    try:
+        config = managed.config_for(
+            smoke=smoke,
+            gguf=gguf,
+            port=port,
+            host=host,
+            ctx=ctx,
+            parallel=parallel,
+            threads=threads,
+            alias=alias,
+            cache=settings.cache_dir(),
+        )
+        managed.run_until_signal(
+            config,
+            on_ready=lambda url: err.print(
+                f"[green]serving[/] {config.alias} at {url} (slots {config.n_parallel}); "
+                f"run `benchlab run sample --server {url}` in another shell. Ctrl-C stops."
+            ),
+        )
+    except (managed.MissingServeExtra, managed.PortInUse, managed.ServeError, OSError) as error:
+        fail(str(error))
+
+
+def _report_dict(report: Any) -> dict[str, Any]:
+    return {
+        "url": report.url,
+        "reachable": report.reachable,
+        "kind": report.kind,
+        "version": report.version,
+        "models": report.models,
+        "slots": report.slots,
+        "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks],
+        "problem": report.problem,
+    }
+
+
+def _say_what_next(record: RunRecord) -> None:
+    if record.status is RunStatus.INTERRUPTED:
+        err.print(f"Resume with: benchlab run {record.benchmark} --resume {record.run_id}")
+    if views.is_smoke_model(record.endpoint.model):
+        err.print(
+            "To benchmark a real model, point benchlab at its server: "
+            "`benchlab run sample --server http://HOST:PORT` (or set BENCHLAB_SERVER); "
+            "`benchlab doctor` finds servers on the usual local ports."
+        )
+
+
+def _exit_code(record: RunRecord) -> int:
+    return {
+        RunStatus.FINISHED: 0,
+        RunStatus.INVALID: EXIT_INVALID,
+        RunStatus.INTERRUPTED: EXIT_INTERRUPTED,
+    }.get(record.status, EXIT_FAILURE)
+
+
+def _command_line() -> str:
+    """The command as typed, with any API key blanked out (keys are never recorded)."""
+    words: list[str] = []
+    hide_next = False
+    for arg in sys.argv[1:]:
+        if hide_next:
+            words.append("***")
+            hide_next = False
+        elif arg == "--api-key":
+            words.append(arg)
+            hide_next = True
+        elif arg.startswith("--api-key="):
+            words.append("--api-key=***")
+        else:
+            words.append(shlex.quote(arg))
+    return " ".join(["benchlab", *words])
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(EXIT_INTERRUPTED)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,444 @@
+"""The async OpenAI-compatible client: models, streamed chat completions, timings, retries.
+
+One `ChatClient` holds one connection pool for a run. `chat()` streams by default so that time to
+first token is measured on the wire; it asks for `usage` in the stream so token counts come from the
+server, and keeps the server's own `timings` when it sends them (llama.cpp). Transport failures are
+retried with exponential backoff and jitter (honouring `Retry-After`); what is left after the last
+attempt is raised as an `InfraError`, never silently turned into an empty answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import aiohttp
+
+from benchlab.endpoints.errors import (
+    AuthError,
+    EndpointError,
+    InfraError,
+    ModelNotFound,
+    RejectedError,
+    ServerUnreachable,
+)
+from benchlab.endpoints.reasoning import split_reasoning
+from benchlab.types import Completion, Endpoint, GenerationParams, Timings, Usage
+
+REJECTING_STATUSES = frozenset({400, 404, 413, 422})
+RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 4
+    base_delay: float = 0.5
+    max_delay: float = 10.0
+    max_retry_after: float = 60.0
+
+    def delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(max(retry_after, 0.0), self.max_retry_after)
+        ceiling = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
+        return ceiling * random.uniform(0.5, 1.0)  # jitter: retries from many workers spread out
+
+
+class ChatClient:
+    def __init__(
+        self,
+        endpoint: Endpoint,
+        *,
+        timeout: float = 300.0,
+        connect_timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 64,
+        stream: bool = True,
+    ) -> None:
+        self.endpoint = endpoint
+        self.retry = retry or RetryPolicy()
+        self.stream = stream
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=timeout)
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> ChatClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            headers = {"Content-Type": "application/json"}
+            if self.endpoint.api_key is not None:
+                headers["Authorization"] = f"Bearer {self.endpoint.api_key.get_secret_value()}"
+            self._session = aiohttp.ClientSession(
+                headers=headers,
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=self._max_connections, ttl_dns_cache=300),
+            )
+        return self._session
+
+    # ---- discovery -------------------------------------------------------------------------
+
+    async def models(self) -> list[dict[str, Any]]:
+        """The `/v1/models` listing; raises `ServerUnreachable` with a pointer to `doctor`."""
+        url = self.endpoint.api_root + "/models"
+        try:
+            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=15)) as response:
+                if response.status in (401, 403):
+                    raise AuthError(_auth_message(url, response.status))
+                if response.status != 200:
+                    raise ServerUnreachable(
+                        f"{url} answered HTTP {response.status}; is this an OpenAI-compatible server? "
+                        "Check the URL (it usually ends in :PORT or :PORT/v1) or run `benchlab doctor`."
+                    )
+                body = await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, json.JSONDecodeError) as error:
+            raise ServerUnreachable(
+                f"no OpenAI-compatible server answers at {self.endpoint.api_root} ({_describe(error)}). "
+                "Start one (e.g. `benchlab serve --smoke`), check --server / BENCHLAB_SERVER, "
+                "or run `benchlab doctor` to find servers on the usual ports."
+            ) from error
+        data = body.get("data") if isinstance(body, dict) else None
+        return [entry for entry in data or [] if isinstance(entry, dict) and "id" in entry]
+
+    async def resolve_model(self, requested: str | None) -> tuple[str, list[dict[str, Any]]]:
+        """The model id to use: the requested one if the server has it, else the first listed."""
+        listing = await self.models()
+        ids = [str(entry["id"]) for entry in listing]
+        if requested:
+            if requested in ids:
+                return requested, listing
+            raise ModelNotFound(requested, ids)
+        if not ids:
+            raise ModelNotFound("(any)", ids)
+        return ids[0], listing
+
+    async def get_json(self, url: str, *, timeout: float = 5.0) -> Any | None:
+        """GET a JSON document for probing; None when it is not there."""
+        try:
+            async with self.session.get(url, timeout=aiohttp.ClientTimeout(total=timeout)) as response:
+                if response.status != 200:
+                    return None
+                return await response.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError, ValueError):
+            return None
+
+    # ---- chat ----------------------------------------------------------------------------------
+
+    def build_body(
+        self,
+        messages: list[dict[str, Any]],
+        params: GenerationParams,
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"model": self.endpoint.model, "messages": messages, "stream": self.stream}
+        if self.stream:
+            body["stream_options"] = {"include_usage": True}
+        body["temperature"] = params.temperature
+        if params.top_p is not None:
+            body["top_p"] = params.top_p
+        if params.seed is not None:
+            body["seed"] = params.seed
+        if params.max_tokens is not None:
+            body["max_tokens"] = params.max_tokens
+        if params.stop:
+            body["stop"] = params.stop
+        if params.think is not None:
+            # Ollama reads `think`; llama.cpp, vLLM and SGLang pass template switches through.
+            body["think"] = params.think
+            body["chat_template_kwargs"] = {"enable_thinking": params.think}
+        if tools:
+            body["tools"] = tools
+        if response_format is not None:
+            body["response_format"] = response_format
+        body.update(params.extra_body)
+        return body
+
+    async def chat(
+        self,
+        messages: list[dict[str, Any]],
+        params: GenerationParams,
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        response_format: dict[str, Any] | None = None,
+    ) -> Completion:
+        body = self.build_body(messages, params, tools=tools, response_format=response_format)
+        payload = json.dumps(body).encode()
+        attempt = 1
+        while True:
+            try:
+                completion = await self._chat_once(payload)
+                return completion.model_copy(update={"attempts": attempt}) if attempt > 1 else completion
+            except InfraError as error:
+                if attempt >= self.retry.attempts:
+                    error.attempts = attempt
+                    raise
+                await asyncio.sleep(self.retry.delay(attempt, error.retry_after))
+                attempt += 1
+
+    async def _chat_once(self, payload: bytes) -> Completion:
+        url = self.endpoint.api_root + "/chat/completions"
+        sent = time.perf_counter()
+        try:
+            async with self.session.post(url, data=payload) as response:
+                if response.status != 200:
+                    await _raise_for_status(response, url)
+                if self.stream and response.content_type == "text/event-stream":
+                    return await _read_stream(response, sent)
+                return _parse_body(await response.read(), sent)
+        except EndpointError:
+            raise
+        except TimeoutError as error:
+            raise InfraError(f"no data from {url} within the read timeout (the server stalled)") from error
+        except (aiohttp.ClientError, OSError) as error:
+            raise InfraError(f"request to {url} failed: {_describe(error)}") from error
+
+
+# ---- response parsing ------------------------------------------------------------------------
+
+
+class _StreamState:
+    __slots__ = ("content", "finish", "first", "last", "marks", "model", "reasoning", "server", "tokens")
+
+    def __init__(self) -> None:
+        self.content: list[str] = []
+        self.reasoning: list[str] = []
+        self.marks: list[tuple[float, int]] = []  # (arrival, content length so far)
+        self.tokens = 0  # chunks that carried something: the fallback token count
+        self.first: float | None = None
+        self.last: float | None = None
+        self.finish: str | None = None
+        self.model: str | None = None
+        self.server: dict[str, Any] | None = None
+
+
+async def _read_stream(response: aiohttp.ClientResponse, sent: float) -> Completion:
+    state = _StreamState()
+    tool_calls: dict[int, dict[str, Any]] = {}
+    usage: dict[str, Any] | None = None
+    done = False
+    content_length = 0
+    try:
+        async for raw in response.content:
+            line = raw.strip()
+            if not line.startswith(b"data:"):
+                continue  # blank keep-alives, comments and `event:` lines
+            data = line[5:].strip()
+            if data == b"[DONE]":
+                done = True
+                break
+            try:
+                chunk = json.loads(data)
+            except json.JSONDecodeError as error:
+                raise InfraError(f"the server sent a malformed stream chunk: {data[:80]!r}") from error
+            if not isinstance(chunk, dict):
+                raise InfraError(f"the server sent a stream chunk that is not an object: {data[:80]!r}")
+            if "error" in chunk:
+                _raise_stream_error(chunk["error"])
+            now = time.perf_counter()
+            state.model = chunk.get("model") or state.model
+            if chunk.get("usage"):
+                usage = chunk["usage"]
+            if chunk.get("timings"):
+                state.server = chunk["timings"]
+            for choice in chunk.get("choices") or ():
+                delta = choice.get("delta") or {}
+                text = delta.get("content")
+                thought = delta.get("reasoning_content") or delta.get("reasoning")
+                calls = delta.get("tool_calls")
+                if text or thought or calls:
+                    state.tokens += 1
+                    state.first = state.first if state.first is not None else now
+                    state.last = now
+                if text:
+                    state.content.append(text)
+                    content_length += len(text)
+                    state.marks.append((now, content_length))
+                if thought:
+                    state.reasoning.append(thought)
+                if calls:
+                    _merge_tool_calls(tool_calls, calls)
+                if choice.get("finish_reason"):
+                    state.finish = choice["finish_reason"]
+    except aiohttp.ClientPayloadError as error:
+        raise InfraError(f"the stream broke mid-answer ({_describe(error)})") from error
+    if not done and state.finish is None:
+        raise InfraError("the stream ended before the answer was complete (no finish_reason, no [DONE])")
+    end = time.perf_counter()
+    return _assemble(state, list(tool_calls.values()), usage, sent, end)
+
+
+def _assemble(
+    state: _StreamState,
+    tool_calls: list[dict[str, Any]],
+    usage: dict[str, Any] | None,
+    sent: float,
+    end: float,
+) -> Completion:
+    raw_content = "".join(state.content)
+    split = split_reasoning(raw_content)
+    reasoning = "\n".join(part for part in ("".join(state.reasoning).strip(), split.reasoning) if part)
+    first_answer: float | None = None
+    if split.answer_start is not None:
+        first_answer = next(t for t, length in state.marks if length > split.answer_start)
+    parsed_usage = _usage(usage, fallback_tokens=state.tokens)
+    output_tokens = parsed_usage.completion_tokens
+    decode_rate = None
+    if output_tokens and output_tokens > 1 and state.first is not None and state.last is not None:
+        span = state.last - state.first
+        decode_rate = (output_tokens - 1) / span if span > 0 else None
+    timings = Timings(
+        ttft=None if state.first is None else state.first - sent,
+        ttfot=None if first_answer is None else first_answer - sent,
+        e2e=end - sent,
+        decode_rate=decode_rate,
+        chunks=state.tokens,
+    )
+    return Completion(
+        content=split.answer,
+        reasoning=reasoning,
+        tool_calls=tool_calls,
+        finish_reason=state.finish,
+        usage=parsed_usage,
+        timings=timings,
+        server_timings=state.server,
+        model=state.model,
+    )
+
+
+def _parse_body(raw: bytes, sent: float) -> Completion:
+    end = time.perf_counter()
+    try:
+        body = json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise InfraError(f"the server sent a malformed response body: {raw[:80]!r}") from error
+    if not isinstance(body, dict):
+        raise InfraError(f"the server sent a response that is not an object: {raw[:80]!r}")
+    if "error" in body:
+        _raise_stream_error(body["error"])
+    choices = body.get("choices") or []
+    if not choices:
+        raise InfraError("the server sent a response with no choices")
+    message = choices[0].get("message") or {}
+    state = _StreamState()
+    content = message.get("content") or ""
+    state.content.append(content)
+    state.marks.append((end, len(content)))
+    state.reasoning.append(message.get("reasoning_content") or message.get("reasoning") or "")
+    state.finish = choices[0].get("finish_reason")
+    state.server = body.get("timings")
+    state.model = body.get("model")
+    completion = _assemble(state, list(message.get("tool_calls") or []), body.get("usage"), sent, end)
+    # Without a stream there is no first-token time: report only what was measured.
+    return completion.model_copy(update={"timings": Timings(e2e=end - sent)})
+
+
+def _usage(raw: dict[str, Any] | None, *, fallback_tokens: int) -> Usage:
+    if not raw:
+        return Usage(completion_tokens=fallback_tokens, approximate=True)
+    completion_details = raw.get("completion_tokens_details") or {}
+    prompt_details = raw.get("prompt_tokens_details") or {}
+    return Usage(
+        prompt_tokens=raw.get("prompt_tokens"),
+        completion_tokens=raw.get("completion_tokens"),
+        reasoning_tokens=completion_details.get("reasoning_tokens"),
+        cached_tokens=prompt_details.get("cached_tokens"),
+    )
+
+
+def _merge_tool_calls(calls: dict[int, dict[str, Any]], deltas: list[dict[str, Any]]) -> None:
+    """Stitch OpenAI tool-call deltas (name first, arguments in pieces) into whole calls."""
+    for position, delta in enumerate(deltas):
+        index = delta.get("index", position)
+        call = calls.setdefault(
+            index, {"id": None, "type": "function", "function": {"name": "", "arguments": ""}}
+        )
+        if delta.get("id"):
+            call["id"] = delta["id"]
+        function = delta.get("function") or {}
+        if function.get("name"):
+            call["function"]["name"] += function["name"]
+        arguments = function.get("arguments")
+        if isinstance(arguments, dict):  # some servers send whole objects
+            call["function"]["arguments"] = json.dumps(arguments)
+        elif arguments:
+            call["function"]["arguments"] += arguments
+
+
+# ---- errors ------------------------------------------------------------------------------------
+
+
+async def _raise_for_status(response: aiohttp.ClientResponse, url: str) -> None:
+    status = response.status
+    detail = _server_message(await response.read())
+    if status in (401, 403):
+        raise AuthError(_auth_message(url, status))
+    if status in RETRYABLE_STATUSES:
+        raise InfraError(
+            f"HTTP {status} from {url}: {detail}",
+            retry_after=_retry_after(response.headers.get("Retry-After")),
+        )
+    if status in REJECTING_STATUSES:
+        raise RejectedError(f"the server refused the request (HTTP {status}): {detail}", status=status)
+    raise InfraError(f"HTTP {status} from {url}: {detail}")
+
+
+def _raise_stream_error(error: Any) -> None:
+    message = error.get("message") if isinstance(error, dict) else str(error)
+    code = error.get("code") if isinstance(error, dict) else None
+    if isinstance(code, int) and code in REJECTING_STATUSES:
+        raise RejectedError(f"the server refused the request: {message}", status=code)
+    raise InfraError(f"the server reported an error: {message}")
+
+
+def _server_message(raw: bytes) -> str:
+    try:
+        body = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return raw[:300].decode("utf-8", "replace").strip() or "(empty body)"
+    if isinstance(body, dict):
+        error = body.get("error", body)
+        if isinstance(error, dict):
+            return str(error.get("message") or error.get("detail") or error)[:300]
+        return str(error)[:300]
+    return str(body)[:300]
+
+
+def _retry_after(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None
+
+
+def _auth_message(url: str, status: int) -> str:
+    return (
+        f"{url} refused the credentials (HTTP {status}). Set the key with --api-key, "
+        "BENCHLAB_API_KEY or OPENAI_API_KEY."
+    )
+
+
+def _describe(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) < 200 else text[:200] + "…"

@@ -1,0 +1,312 @@
+"""Terminal rendering with rich: the live progress of a run and the reports the CLI prints."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+from rich.text import Text
+
+from benchlab.analysis.compare import Comparison
+from benchlab.analysis.stats import wilson_interval
+from benchlab.endpoints.detect import ServerInfo
+from benchlab.endpoints.doctor import ServerReport
+from benchlab.engine.runner import Tally
+from benchlab.types import RunRecord, RunStatus, SampleResult
+
+SMOKE_MODEL_IDS = ("benchlab-smoke",)
+
+
+class ProgressDisplay:
+    """A progress bar with live accuracy, its interval, and error counts (a `RunObserver`)."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[stats]}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.task_id: Any = None
+
+    def started(self, record: RunRecord, tally: Tally, server: ServerInfo, concurrency: int) -> None:
+        self.console.print(
+            f"[bold]{record.benchmark}[/] · model [cyan]{record.endpoint.model}[/] on "
+            f"{server.kind.value}{f' ({server.version})' if server.version else ''} · "
+            f"{len(record.sample_ids)} questions · concurrency {concurrency} · run {record.run_id} "
+            f"(tag {record.tag})"
+        )
+        if tally.done:
+            self.console.print(f"resuming: {tally.done} sample(s) already recorded")
+        if is_smoke_model(record.endpoint.model):
+            self.console.print(SMOKE_NOTE, style="yellow")
+        self.progress.start()
+        self.task_id = self.progress.add_task(
+            record.benchmark, total=tally.total, completed=tally.done, stats=_tally_text(tally)
+        )
+
+    def sample_done(self, result: SampleResult, tally: Tally) -> None:
+        self.progress.update(self.task_id, completed=tally.done, stats=_tally_text(tally))
+
+    def finished(self, record: RunRecord, tally: Tally) -> None:
+        if self.task_id is not None:
+            self.progress.update(self.task_id, completed=tally.done, stats=_tally_text(tally))
+        self.progress.stop()
+
+
+SMOKE_NOTE = (
+    "Note: this is benchlab's smoke model, a tiny random-weight model. Its scores are chance by design; "
+    "they show that the pipeline works, not how good any model is."
+)
+
+
+def is_smoke_model(model: str | None) -> bool:
+    return bool(model) and any(str(model).startswith(prefix) for prefix in SMOKE_MODEL_IDS)
+
+
+def _tally_text(tally: Tally) -> str:
+    if tally.scored == 0:
+        text = "acc –"
+    else:
+        interval = wilson_interval(tally.correct, tally.scored)
+        text = f"acc {tally.correct / tally.scored:.1%} [{interval.low:.0%}–{interval.high:.0%}]"
+    text += f" · unparseable {tally.unparseable}"
+    if tally.infra:
+        text += f" · [red]infra {tally.infra}[/]"
+    if tally.rejected:
+        text += f" · [red]rejected {tally.rejected}[/]"
+    return text
+
+
+def fmt_rate(entry: dict[str, Any] | None) -> str:
+    if not entry or entry.get("rate") is None:
+        return "n/a"
+    return f"{entry['rate']:.1%} [{entry['ci_low']:.1%}–{entry['ci_high']:.1%}] ({entry['k']}/{entry['n']})"
+
+
+def run_report(record: RunRecord) -> Panel:
+    summary = record.summary
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("status", _status_text(record))
+    table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
+    table.add_row("unparseable", fmt_rate(summary.get("unparseable")))
+    table.add_row("infra errors", fmt_rate(summary.get("infra_errors")))
+    if summary.get("rejected"):
+        table.add_row("rejected", Text(f"{summary['rejected']}: {'; '.join(summary['rejected_messages'])}"))
+    if summary.get("truncated"):
+        table.add_row("cut at token limit", str(summary["truncated"]))
+    bias = summary.get("letter_bias") or {}
+    if bias.get("p_value") is not None and not _isnan(bias.get("p_value")):
+        table.add_row("letter bias", f"χ² {bias['chi2']:.2f}, dof {bias['dof']}, p = {bias['p_value']:.3g}")
+    latency = summary.get("latency_s")
+    if latency:
+        decode = summary.get("decode_tokens_per_s")
+        ttft = summary.get("ttft_s")
+        parts = [f"latency p50 {latency['p50']:.2f} s, p90 {latency['p90']:.2f} s"]
+        if ttft:
+            parts.append(f"TTFT p50 {ttft['p50'] * 1000:.0f} ms")
+        if decode:
+            parts.append(f"decode p50 {decode['p50']:.0f} tok/s")
+        table.add_row("speed", " · ".join(parts))
+    table.add_row("model", f"{record.endpoint.model} at {record.endpoint.base_url}")
+    table.add_row(
+        "server", f"{record.endpoint.server_kind.value} {record.endpoint.server_version or ''}".strip()
+    )
+    provenance = record.provenance
+    table.add_row(
+        "dataset",
+        f"{record.benchmark} · {provenance.dataset_rows} rows · sha256 {provenance.dataset_sha256[:16]}… "
+        f"· {len(record.sample_ids)} asked (seed {record.task_options.get('sample_seed')})",
+    )
+    params = record.params
+    table.add_row(
+        "settings",
+        f"temperature {params.temperature} · seed {params.seed} · think {_think(params.think)} · "
+        f"shuffle {'on' if record.task_options.get('shuffle') else 'off'}",
+    )
+    table.add_row(
+        "benchlab",
+        f"{provenance.benchlab_version} ({(provenance.git_sha or 'no git sha')[:12]}) on "
+        f"{provenance.host.get('hostname', '?')}, {provenance.host.get('os', '?')}",
+    )
+    body: list[Any] = [table]
+    if is_smoke_model(record.endpoint.model):
+        body.append(Text(SMOKE_NOTE, style="yellow"))
+    return Panel(Group(*body), title=f"run {record.run_id} · tag {record.tag}", expand=False)
+
+
+def subject_table(record: RunRecord) -> Table | None:
+    subjects = record.summary.get("by_subject") or {}
+    if len(subjects) < 2:
+        return None
+    table = Table(title="by subject")
+    table.add_column("subject")
+    table.add_column("accuracy")
+    for subject, entry in subjects.items():
+        table.add_row(subject, fmt_rate(entry))
+    return table
+
+
+def runs_table(records: Sequence[RunRecord]) -> Table:
+    table = Table(title=f"{len(records)} run(s)")
+    for column in ("run", "tag", "benchmark", "model", "status", "n", "accuracy", "when"):
+        table.add_column(column)
+    for record in records:
+        accuracy = record.summary.get("accuracy")
+        table.add_row(
+            record.run_id,
+            record.tag,
+            record.benchmark,
+            record.endpoint.model or "?",
+            _status_text(record, short=True),
+            f"{record.summary.get('complete', 0)}/{len(record.sample_ids)}",
+            fmt_rate(accuracy) if accuracy else "–",
+            dt.datetime.fromtimestamp(record.created_at).strftime("%Y-%m-%d %H:%M"),
+        )
+    return table
+
+
+def samples_table(results: Sequence[SampleResult], limit: int) -> Table:
+    table = Table(title=f"samples (first {min(limit, len(results))} of {len(results)})")
+    for column in ("sample", "subject", "answer", "gold", "result", "rule / error"):
+        table.add_column(column, overflow="fold")
+    for result in results[:limit]:
+        score = result.score
+        outcome = {True: "[green]correct[/]", False: "[red]wrong[/]", None: "–"}[score.correct]
+        if score.error_kind.value in ("infra", "rejected"):
+            outcome = f"[red]{score.error_kind.value}[/]"
+        table.add_row(
+            result.sample_id,
+            result.subject or "",
+            score.extracted or "–",
+            score.gold or "",
+            outcome,
+            Text(score.error or str(score.details.get("rule", ""))),
+        )
+    return table
+
+
+def sample_detail(result: SampleResult) -> Panel:
+    lines: list[Any] = []
+    if result.transcript is not None:
+        for message in result.transcript.messages:
+            lines.append(Text(f"[{message['role']}]", style="bold"))
+            lines.append(Text(str(message.get("content", ""))))
+        for completion in result.transcript.completions:
+            if completion.reasoning:
+                lines.append(Text("[reasoning]", style="bold dim"))
+                lines.append(Text(completion.reasoning, style="dim"))
+            lines.append(Text("[assistant]", style="bold"))
+            lines.append(Text(completion.content))
+            timings = completion.timings
+            lines.append(
+                Text(
+                    f"finish {completion.finish_reason} · e2e {timings.e2e or 0:.3f} s · "
+                    f"ttft {_ms(timings.ttft)} · tokens {completion.usage.completion_tokens}",
+                    style="dim",
+                )
+            )
+    score = result.score
+    lines.append(
+        Text(
+            f"extracted {score.extracted} · gold {score.gold} · correct {score.correct} · "
+            f"{score.error_kind.value} · {score.error or score.details.get('rule', '')}",
+            style="bold",
+        )
+    )
+    return Panel(Group(*lines), title=f"sample {result.sample_id}", expand=False)
+
+
+def comparison_report(comparison: Comparison) -> Panel:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    a, b = comparison.a, comparison.b
+    table.add_row("A", f"{a.tag} ({a.run_id}) · {a.model} · accuracy {_pct(a.accuracy)}")
+    table.add_row("B", f"{b.tag} ({b.run_id}) · {b.model} · accuracy {_pct(b.accuracy)}")
+    table.add_row("paired questions", str(comparison.n_pairs))
+    table.add_row(
+        "agreement",
+        f"both right {comparison.both_correct} · only A right {comparison.only_a} · "
+        f"only B right {comparison.only_b} · both wrong {comparison.both_wrong}",
+    )
+    table.add_row(
+        "difference B − A",
+        f"{comparison.difference:+.1%} [{comparison.ci_low:+.1%}, {comparison.ci_high:+.1%}] (95%, Newcombe)",
+    )
+    verdict = "[green]significant[/]" if comparison.significant else "not significant"
+    table.add_row("exact McNemar", f"p = {comparison.p_value:.4g} · {verdict} at 0.05")
+    if comparison.power_note:
+        table.add_row("power", comparison.power_note)
+    for note in comparison.notes:
+        table.add_row("note", Text(note, style="yellow"))
+    return Panel(table, title=f"paired comparison · {comparison.benchmark}", expand=False)
+
+
+def doctor_report(reports: Sequence[ServerReport]) -> Group:
+    panels: list[Any] = []
+    for report in reports:
+        if not report.reachable:
+            panels.append(Text(f"✗ {report.url}: nothing answering", style="dim"))
+            continue
+        table = Table.grid(padding=(0, 2))
+        table.add_column()
+        table.add_column(style="bold")
+        table.add_column()
+        for check in report.checks:
+            mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: "[yellow]?[/]"}[check.ok]
+            table.add_row(mark, check.name, Text(check.detail))
+        title = f"{report.url} · {report.kind}{f' {report.version}' if report.version else ''}"
+        header = Text(f"models: {', '.join(report.models)}")
+        panels.append(Panel(Group(header, table), title=title, expand=False))
+    if not any(report.reachable for report in reports):
+        panels.append(
+            Text(
+                "No server found. Start one (e.g. `benchlab serve --smoke`, `llama-server -m model.gguf`, "
+                "`ollama serve`) or pass its URL: `benchlab doctor http://host:port`.",
+                style="yellow",
+            )
+        )
+    return Group(*panels)
+
+
+def _status_text(record: RunRecord, *, short: bool = False) -> str:
+    colour = {
+        RunStatus.FINISHED: "green",
+        RunStatus.RUNNING: "cyan",
+        RunStatus.INTERRUPTED: "yellow",
+        RunStatus.INVALID: "red",
+        RunStatus.FAILED: "red",
+    }[record.status]
+    text = f"[{colour}]{record.status.value}[/]"
+    if record.status_reason and not short:
+        text += f" — {record.status_reason}"
+    return text
+
+
+def _think(value: bool | None) -> str:
+    return "server default" if value is None else ("on" if value else "off")
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _ms(seconds: float | None) -> str:
+    return "n/a" if seconds is None else f"{seconds * 1000:.0f} ms"
+
+
+def _isnan(value: Any) -> bool:
+    return isinstance(value, float) and math.isnan(value)
