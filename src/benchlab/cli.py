@@ -35,7 +35,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 KNOWN_ERRORS = (DatasetError, EndpointError, RunError, StoreError, PairingError, settings.SettingsError)
 

@@ -19,7 +19,8 @@ Ground rules, in the order they matter:
 * A hedge between letters ("A or B", "either B or C") is unparseable ("ambiguous") unless a later
   explicit marker settles it: of several explicit markers, the last one decides.
 
-Everything is precompiled and each rule is a single pass over the reply.
+Patterns are precompiled and each rule makes one linear pass over the reply (some tens of microseconds for a
+short reply, a few hundred for several thousand characters).
 """
 
 from __future__ import annotations
@@ -140,10 +141,10 @@ def _edge_underscores(m: re.Match[str]) -> str:
 def _normalize(text: str) -> str:
     """NFKC (full-width letters and punctuation), no zero-width characters, one space for any blank run."""
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", text)
-        text = _ZERO_WIDTH.sub("", text)
-    if "  " in text or "\t" in text or "\r" in text or "\x0b" in text or "\x0c" in text or not text.isascii():
-        text = _HSPACE.sub(" ", text)
+        text = _ZERO_WIDTH.sub("", unicodedata.normalize("NFKC", text))
+        return _HSPACE.sub(" ", text)
+    if "  " in text or "\t" in text or "\r" in text or "\x0b" in text or "\x0c" in text:
+        return _HSPACE.sub(" ", text)
     return text
 
 
@@ -160,10 +161,21 @@ _NON_ALNUM = re.compile(r"[\W_]+")
 
 def _norm_text(text: str) -> str:
     """Comparison form of an option text: case-folded words separated by single spaces, no leading 'the'."""
-    out = _NON_ALNUM.sub(" ", text.casefold()).strip()
-    if out.startswith("the "):
-        out = out[4:]
-    return out
+    return _drop_the(_NON_ALNUM.sub(" ", text.casefold()).strip())
+
+
+def _drop_the(norm: str) -> str:
+    return norm[4:] if norm.startswith("the ") else norm
+
+
+def _clause_start(text: str, pos: int) -> int:
+    """Start of the clause around `pos`, at most a few words back, for readable details."""
+    lo = max(0, pos - 24)
+    cut = max(text.rfind(ch, lo, pos) for ch in ".!?:;\n")
+    if cut >= 0:
+        return cut + 1
+    space = text.find(" ", lo, pos)
+    return lo if lo == 0 or space < 0 else space + 1
 
 
 def _snippet(text: str, start: int, end: int) -> str:
@@ -276,8 +288,37 @@ _KEYWORD_KIND = {
     **dict.fromkeys(("go with", "going with", "went with"), "verb"),
     "<answer>": "tag",
 }
-# A plain alternation of literals (no groups) lets the regex engine skip ahead quickly.
 _KEYWORD = re.compile("|".join(sorted(map(re.escape, _KEYWORD_KIND), key=len, reverse=True)))
+# Substrings that locate every keyword with str.find, much faster than scanning with the regex.
+_FIND = ("answer", "option", "choice", "select", "response", "letter", "choose", "chose", "pick", "with")
+
+
+def _keywords(low: str) -> list[re.Match[str]]:
+    """Every marker keyword in `low`, in order."""
+    hits: list[re.Match[str]] = []
+    for word in _FIND:
+        i = low.find(word)
+        while i != -1:
+            start = i
+            if word == "with":
+                start = next(
+                    (
+                        i - len(p)
+                        for p in ("going ", "went ", "go ")
+                        if i >= len(p) and low.startswith(p, i - len(p))
+                    ),
+                    -1,
+                )
+            elif word == "answer" and i > 0 and low[i - 1] == "<":
+                start = i - 1
+            m = _KEYWORD.match(low, start) if start >= 0 else None
+            if m is not None:
+                hits.append(m)
+            i = low.find(word, i + len(word))
+    hits.sort(key=lambda m: m.start())
+    return hits
+
+
 _ANSWER_TAIL = re.compile(r"(?:\s+(?:choice|option|letter))?(?:\s+to\s+(?:this|the)\s+question)?")
 _SEP = re.compile(
     r"""["'”’]?[ ]*(?:(?:is|would\s+be|will\s+be|should\s+be|must\s+be|has\s+to\s+be|remains)\b[ ]*:?"""
@@ -309,9 +350,11 @@ _POST_LEAD_WORD = re.compile(r"(?i:\b(?:so|thus|hence|therefore|then|yes))[ ,]*$
 _PAYLOAD_WINDOW = 300
 
 
-def _text_prefix(segment: str, ctx: _Ctx) -> set[str]:
-    """Letters whose option text starts `segment`, keeping only the longest matching texts."""
-    norm = _norm_text(segment)
+def _text_prefix(norm: str, ctx: _Ctx) -> tuple[set[str], int]:
+    """Letters whose option text starts the normalised `norm` (longest texts only), and that length.
+
+    Single-character texts are skipped: after a marker a lone "C" is read as a letter.
+    """
     best, found = 0, set()
     for letter, text in ctx.texts.items():
         if len(text) > 1 and _starts_with(norm, text):
@@ -319,17 +362,23 @@ def _text_prefix(segment: str, ctx: _Ctx) -> set[str]:
                 best, found = len(text), {letter}
             elif len(text) == best:
                 found.add(letter)
-    return found
+    return found, best
 
 
 def _read_payload(s: str, pos: int, ctx: _Ctx, where: str) -> Extraction | None:
     """What follows an answer marker at `s[pos]`: a letter, an option's text, or nothing decisive."""
     if ctx.texts:
-        found = _text_prefix(s[pos : pos + _PAYLOAD_WINDOW], ctx)
-        if len(found) == 1:
-            return Extraction(found.pop(), "marker-text", where)
-        if found:
+        norm = _norm_text(s[pos : pos + _PAYLOAD_WINDOW])
+        found, size = _text_prefix(norm, ctx)
+        if len(found) > 1:
             return Extraction(None, "ambiguous", f"several options share this text: {where}")
+        if found:
+            rest = norm[size:].lstrip()
+            if rest.startswith("or "):  # "mitochondria or the ribosome"
+                rivals, _ = _text_prefix(_drop_the(rest[3:]), ctx)
+                if rivals - found:
+                    return Extraction(None, "ambiguous", where)
+            return Extraction(found.pop(), "marker-text", where)
     m = _PAYLOAD.match(s, pos)
     if m is None:
         return None
@@ -345,6 +394,11 @@ def _read_payload(s: str, pos: int, ctx: _Ctx, where: str) -> Extraction | None:
     return Extraction(letter, "answer-marker", where)
 
 
+def _skip(rx: re.Pattern[str], s: str, pos: int) -> int:
+    m = rx.match(s, pos)
+    return m.end() if m is not None else pos
+
+
 def _marker_end(plain: str, low: str, m: re.Match[str]) -> int | None:
     """Where the payload of the keyword match `m` starts, or None when it is not an answer marker."""
     start, end = m.span()
@@ -354,31 +408,31 @@ def _marker_end(plain: str, low: str, m: re.Match[str]) -> int | None:
     if (start > 0 and (low[start - 1].isalnum() or low[start - 1] in "_-")) or (
         end < len(low) and low[end].isalnum()
     ):
-        return None  # part of a longer word: "answers", "optional", "selected" inside "unselected"
+        return None  # part of a longer word: "answers", "optional", "unselected"
     window = max(0, start - 40)
-    if kind == "verb":  # "I choose C", "I'd go with C" - only with the pronoun right before
-        if _I_BEFORE.search(plain, window, start) is None:
+    if kind == "verb":  # "I choose C", "I'd go with C": only with the pronoun right before
+        return _skip(_VERB_TAIL, low, end) if _I_BEFORE.search(plain, window, start) else None
+    if kind == "answer":
+        end = _skip(_ANSWER_TAIL, low, end)
+    sep = _SEP.match(low, end)
+    if sep is not None:
+        payload = sep.end()
+    elif kind == "answer" and _SEP_NEWLINE.match(low, end):
+        # A heading on its own line ("Final Answer", "## Answer"), the letter on the next line.
+        line_start = low.rfind("\n", 0, start) + 1
+        if not _LINE_HEAD.fullmatch(low, line_start, start):
             return None
-        return _VERB_TAIL.match(low, end).end()  # type: ignore[union-attr]
+        payload = end
+    else:
+        return None
     if _NEGATED.search(low, window, start) is not None:
         return None  # "the wrong answer is A", "another option is B"
     if kind == "answer":
-        end = _ANSWER_TAIL.match(low, end).end()  # type: ignore[union-attr]
-        sep = _SEP.match(low, end)
-        if sep is not None:
-            return sep.end()
-        # A heading on its own line: "Final Answer" / "## Answer", the letter on the next line.
-        line_start = low.rfind("\n", 0, start) + 1
-        if _SEP_NEWLINE.match(low, end) and _LINE_HEAD.fullmatch(low, line_start, start):
-            return end
-        return None
-    sep = _SEP.match(low, end)
-    if sep is None:
-        return None
+        return payload
     if _QUAL_BEFORE.search(low, window, start) is not None:
-        return sep.end()  # "the correct option is C", "my choice: C"
-    if m.group(0) in ("option", "choice") and sep.group(0).strip() == ":":
-        return sep.end()  # "Option: C"
+        return payload  # "the correct option is C", "my choice: C"
+    if m.group(0) in ("option", "choice") and sep is not None and sep.group(0).strip() == ":":
+        return payload  # "Option: C"
     return None
 
 
@@ -401,11 +455,11 @@ def _rule_markers(plain: str, ctx: _Ctx) -> Extraction | None:
     low = plain.translate(_ASCII_LOWER)
     last_pos = -1
     result: Extraction | None = None
-    for m in _KEYWORD.finditer(low):
+    for m in _keywords(low):
         pos = _marker_end(plain, low, m)
         if pos is None:
             continue
-        got = _read_payload(plain, pos, ctx, _snippet(plain, m.start(), pos + 24))
+        got = _read_payload(plain, pos, ctx, _snippet(plain, _clause_start(plain, m.start()), pos + 24))
         if got is not None:
             last_pos, result = m.start(), got
     if "\\boxed" in plain:
@@ -417,7 +471,7 @@ def _rule_markers(plain: str, ctx: _Ctx) -> Extraction | None:
         if m.start() < last_pos or not _post_marker_ok(plain, m.start()):
             continue
         letter = plain[m.start()]
-        where = _snippet(plain, m.start(), m.end())
+        where = _snippet(plain, _clause_start(plain, m.start()), m.end())
         if letter in ctx.valid:
             last_pos, result = m.start(), Extraction(letter, "answer-marker", where)
         else:
@@ -468,7 +522,11 @@ def _marked_letters(text: str, ctx: _Ctx) -> dict[str, int]:
             if start > 0 and (text[start - 1].isalnum() or text[start - 1] in not_after):
                 continue  # "cause(S)", "x**B**"
             letter = m.group(group)
-            if letter in ctx.valid and start < seen.get(letter, len(text)) and not _dismissed(text, start, m.end()):
+            if (
+                letter in ctx.valid
+                and start < seen.get(letter, len(text))
+                and not _dismissed(text, start, m.end())
+            ):
                 seen[letter] = start
     return seen
 
