@@ -14,13 +14,20 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import SecretStr
 
 from benchlab import settings
 from benchlab.analysis.compare import Comparison, compare_runs
-from benchlab.catalog.datasets import Dataset, resolve
+from benchlab.catalog import fetch as catalog_fetch
+from benchlab.catalog import lock as catalog_lock
+from benchlab.catalog import registry as catalog_registry
+from benchlab.catalog.datasets import BUILTIN_KEYS, Dataset, resolve
+from benchlab.catalog.fetch import HealthReport, Progress
+from benchlab.catalog.lock import LockResult, LockStatus, VerifyResult
+from benchlab.catalog.spec import BenchmarkSpec
 from benchlab.endpoints.client import RetryPolicy
 from benchlab.endpoints.doctor import ServerReport, probe_servers
 from benchlab.engine.runner import RunError, RunObserver, RunRequest, run_benchmark
@@ -32,6 +39,7 @@ API_VERSION = 1
 
 __all__ = [
     "API_VERSION",
+    "BenchmarkSpec",
     "Comparison",
     "RunError",
     "RunRecord",
@@ -39,12 +47,20 @@ __all__ = [
     "ServerReport",
     "compare",
     "doctor",
+    "fetch",
     "get_run",
+    "healthcheck",
     "load",
+    "lock",
+    "lock_status",
     "open_store",
+    "prelock",
+    "registry",
+    "relock",
     "results",
     "run",
     "runs",
+    "verify",
 ]
 
 T = TypeVar("T")
@@ -55,9 +71,64 @@ def open_store() -> Store:
     return Store(settings.database_path())
 
 
-def load(benchmark: str) -> Dataset:
-    """The validated samples of a built-in benchmark key or a JSONL file."""
-    return resolve(benchmark)
+def load(benchmark: str, *, allow_drift: bool = False) -> Dataset:
+    """The validated samples of a built-in key, a catalog key (fetched, pinned and verified against
+    the lock on demand) or a JSONL file."""
+    settings.ensure_home()
+    return resolve(benchmark, allow_drift=allow_drift)
+
+
+def registry() -> list[BenchmarkSpec]:
+    """Every benchmark definition: the shipped catalog plus the user's own folder."""
+    return list(catalog_registry.registry())
+
+
+def fetch(
+    key: str, *, force: bool = False, source: str | None = None, progress: Progress | None = None
+) -> Path:
+    """The path of a catalog benchmark's normalized rows: pinned, verified, fetched on demand."""
+    settings.ensure_home()
+    return catalog_fetch.fetch(key, force=force, source=source, progress=progress)
+
+
+def lock_status(keys: list[str] | None = None, *, check_upstream: bool = False) -> list[LockStatus]:
+    return catalog_lock.status(keys, check_upstream=check_upstream)
+
+
+def prelock(keys: list[str] | None = None) -> LockResult:
+    return catalog_lock.prelock(keys)
+
+
+def lock(
+    keys: list[str] | None = None, *, all_sources: bool = False, progress: Progress | None = None
+) -> LockResult:
+    settings.ensure_home()
+    return catalog_lock.lock(keys, all_sources=all_sources, progress=progress)
+
+
+def relock(
+    keys: list[str] | None = None, *, all_sources: bool = False, progress: Progress | None = None
+) -> LockResult:
+    settings.ensure_home()
+    return catalog_lock.relock(keys, all_sources=all_sources, progress=progress)
+
+
+def verify(keys: list[str] | None = None) -> list[VerifyResult]:
+    return catalog_lock.verify(keys)
+
+
+def healthcheck(
+    keys: list[str] | None = None, *, download: bool = False, strict: bool = False
+) -> HealthReport:
+    settings.ensure_home()
+    return catalog_fetch.healthcheck(keys, download=download, strict=strict)
+
+
+def default_n(benchmark: str) -> int | None:
+    """The catalog's suggested number of questions for a benchmark (None: all of them)."""
+    if benchmark in BUILTIN_KEYS or benchmark not in catalog_registry.registry():
+        return None
+    return catalog_registry.get(benchmark).default_n
 
 
 def run(
@@ -80,13 +151,15 @@ def run(
     retries: int = 4,
     observer: RunObserver | None = None,
     command: str | None = None,
+    allow_drift: bool = False,
 ) -> RunRecord:
     """Run a benchmark and return its record (status, summary, provenance).
 
     A run stopped by Ctrl-C or SIGTERM returns with status `interrupted`; its finished samples are
-    kept and `resume=<run id>` (or the same `tag`) continues it.
+    kept and `resume=<run id>` (or the same `tag`) continues it. A catalog dataset whose rows differ
+    from the lock is refused unless `allow_drift`; its hash is recorded either way.
     """
-    dataset = load(benchmark)
+    dataset = load(benchmark, allow_drift=allow_drift)
     connection = settings.connection(server, model, api_key)
     request = RunRequest(
         dataset=dataset,

