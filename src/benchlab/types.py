@@ -117,6 +117,7 @@ class Completion(Frozen):
     server_timings: dict[str, Any] | None = None  # the server's own figures (llama.cpp `timings`)
     model: str | None = None
     attempts: int = 1  # how many tries the transport needed (retries of infra failures)
+    retry_reasons: list[str] = Field(default_factory=list)  # what went wrong on the failed tries
 
 
 class Transcript(Frozen):

@@ -27,10 +27,19 @@ import operator
 import string
 from collections.abc import Sequence
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Literal
 
 import numpy as np
-from scipy import stats
+
+
+def _scipy_stats() -> ModuleType:
+    """SciPy's stats module, imported on first use: it takes about a second to import, which
+    every command would otherwise pay at start-up."""
+    from scipy import stats
+
+    return stats
+
 
 __all__ = [
     "Interval",
@@ -202,7 +211,7 @@ def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> Interva
         raise ValueError(f"successes ({k}) cannot exceed n ({total})")
     if total == 0:
         return Interval(math.nan, 0.0, 1.0, level)
-    ci = stats.binomtest(k, total).proportion_ci(confidence_level=level, method="wilson")
+    ci = _scipy_stats().binomtest(k, total).proportion_ci(confidence_level=level, method="wilson")
     estimate = k / total
     # Clamp away floating-point dust so low <= estimate <= high always holds exactly.
     low = min(max(float(ci.low), 0.0), estimate)
@@ -236,7 +245,7 @@ def mcnemar_exact(b: int, c: int) -> McNemarResult:
     nd = b + c
     if nd == 0:
         return McNemarResult(b, c, 0, 1.0, 0.0)
-    p = float(stats.binomtest(b, nd, p=0.5, alternative="two-sided").pvalue)
+    p = float(_scipy_stats().binomtest(b, nd, p=0.5, alternative="two-sided").pvalue)
     return McNemarResult(b, c, nd, min(p, 1.0), (b - c) ** 2 / nd)
 
 
@@ -314,8 +323,8 @@ def mcnemar_sample_size(
             f"|difference| ({delta}) cannot exceed the discordance rate ({psi}): "
             "every point of difference needs a question the runs disagree on"
         )
-    z_alpha = float(stats.norm.ppf(1.0 - a / 2.0))
-    z_beta = float(stats.norm.ppf(pw))
+    z_alpha = float(_scipy_stats().norm.ppf(1.0 - a / 2.0))
+    z_beta = float(_scipy_stats().norm.ppf(pw))
     n = (z_alpha * math.sqrt(psi) + z_beta * math.sqrt(psi - delta**2)) ** 2 / delta**2
     # Round away tiny float error before ceiling so e.g. 233.0000000001 stays 233.
     return max(1, math.ceil(round(n, 9)))
@@ -441,7 +450,7 @@ def _bootstrap_mean_of(
     if np.ptp(data) == 0.0:
         # Every resample has the same mean; SciPy would warn and return nan for BCa.
         return Interval(estimate, estimate, estimate, level)
-    result = stats.bootstrap(
+    result = _scipy_stats().bootstrap(
         (data,),
         np.mean,
         n_resamples=n_resamples,
@@ -577,7 +586,7 @@ def letter_bias(
     if pooled:
         obs.append(sum(observed[x] for x in pooled))
         exp.append(sum(expected[x] for x in pooled))
-    test = stats.chisquare(np.asarray(obs, dtype=float), np.asarray(exp, dtype=float))
+    test = _scipy_stats().chisquare(np.asarray(obs, dtype=float), np.asarray(exp, dtype=float))
     note = ""
     if pooled:
         note = (

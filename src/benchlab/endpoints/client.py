@@ -180,22 +180,45 @@ class ChatClient:
         body = self.build_body(messages, params, tools=tools, response_format=response_format)
         payload = json.dumps(body).encode()
         attempt = 1
+        reasons: list[str] = []
         while True:
             try:
                 completion = await self._chat_once(payload)
-                return completion.model_copy(update={"attempts": attempt}) if attempt > 1 else completion
             except InfraError as error:
                 if attempt >= self.retry.attempts:
                     error.attempts = attempt
                     raise
+                reasons.append(str(error))
                 await asyncio.sleep(self.retry.delay(attempt, error.retry_after))
                 attempt += 1
+                continue
+            if attempt == 1:
+                return completion
+            return completion.model_copy(update={"attempts": attempt, "retry_reasons": reasons})
+
+    async def _send(self, url: str, payload: bytes) -> tuple[aiohttp.ClientResponse, float]:
+        """POST, reconnecting when a pooled connection turns out to be closed.
+
+        Some servers (llama.cpp's among them) close the connection after a streamed reply while
+        advertising keep-alive; the next request on that socket fails while its body is written,
+        so it never reached the server. That is reconnected at once and not counted as a retry.
+        """
+        for _ in range(self._max_connections + 1):
+            sent = time.perf_counter()
+            try:
+                return await self.session.post(url, data=payload), sent
+            except aiohttp.ClientConnectorError:
+                raise
+            except aiohttp.ClientOSError as error:
+                if "write request body" not in str(error):
+                    raise
+        raise InfraError(f"could not send the request to {url}: every pooled connection was closed")
 
     async def _chat_once(self, payload: bytes) -> Completion:
         url = self.endpoint.api_root + "/chat/completions"
-        sent = time.perf_counter()
         try:
-            async with self.session.post(url, data=payload) as response:
+            response, sent = await self._send(url, payload)
+            async with response:
                 if response.status != 200:
                     await _raise_for_status(response, url)
                 if self.stream and response.content_type == "text/event-stream":

@@ -178,8 +178,17 @@ def _run_to_resume(request: RunRequest, store: Store, endpoint: Endpoint) -> Run
             f"run {record.run_id} (tag {record.tag!r}) was made with model {record.endpoint.model!r}, "
             f"but the server now serves {endpoint.model!r}. Use a new --tag to start a fresh run."
         )
-    if record.task_options.get("shuffle") != request.task.options().get("shuffle"):
-        raise RunError(f"run {record.run_id} used a different option order; resume it with the same setting.")
+    wanted = request.task.options()
+    changed = [
+        name
+        for name in ("shuffle", "samples", "challenge_tests")
+        if record.task_options.get(name) != wanted.get(name)
+    ]
+    if changed:
+        raise RunError(
+            f"run {record.run_id} was made with different task settings ({', '.join(changed)}); "
+            "resume it with the same settings, or use a new --tag."
+        )
     if request.limit is not None and request.limit != record.task_options.get("limit"):
         raise RunError(
             f"run {record.run_id} (tag {record.tag!r}) planned {len(record.sample_ids)} samples; "

@@ -100,8 +100,16 @@ def run_report(record: RunRecord) -> Panel:
     table.add_column(style="bold")
     table.add_column()
     table.add_row("status", _status_text(record))
-    table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
-    table.add_row("unparseable", fmt_rate(summary.get("unparseable")))
+    if record.task_kind == "code":
+        for k, entry in (summary.get("pass_at_k") or {}).items():
+            table.add_row(f"pass@{k}", fmt_rate(entry) if "k" in entry else _interval(entry))
+        outcomes = summary.get("outcomes") or {}
+        table.add_row("outcomes", " · ".join(f"{name} {count}" for name, count in outcomes.items()))
+        table.add_row("no code found", fmt_rate(summary.get("unparseable")))
+        table.add_row("isolation", str(summary.get("isolation", "?")))
+    else:
+        table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
+        table.add_row("unparseable", fmt_rate(summary.get("unparseable")))
     table.add_row("infra errors", fmt_rate(summary.get("infra_errors")))
     if summary.get("rejected"):
         table.add_row("rejected", Text(f"{summary['rejected']}: {'; '.join(summary['rejected_messages'])}"))
@@ -280,6 +288,13 @@ def doctor_report(reports: Sequence[ServerReport]) -> Group:
             )
         )
     return Group(*panels)
+
+
+def _interval(entry: dict[str, Any]) -> str:
+    """A bootstrap-interval estimate (pass@k over several samples per problem)."""
+    if entry.get("rate") is None:
+        return "n/a"
+    return f"{entry['rate']:.1%} [{entry['ci_low']:.1%}–{entry['ci_high']:.1%}] (bootstrap 95%)"
 
 
 def _status_text(record: RunRecord, *, short: bool = False) -> str:
