@@ -179,36 +179,16 @@ class Store:
                     WHERE run_id = ? ORDER BY seq""",
                 (run_id,),
             ).fetchall()
-        return [
-            SampleResult(
-                sample_id=sample_id,
-                subject=subject,
-                score=Score.model_validate_json(score),
-                transcript=None if transcript is None else json.loads(transcript),
-                attempts=attempts,
-                finished_at=finished_at,
-            )
-            for sample_id, subject, score, transcript, attempts, finished_at in rows
-        ]
+        return [_result(*row) for row in rows]
 
     def result(self, run_id: str, sample_id: str) -> SampleResult | None:
         with self.connect() as connection:
             row = connection.execute(
-                """SELECT subject, score, transcript, attempts, finished_at FROM samples
+                """SELECT sample_id, subject, score, transcript, attempts, finished_at FROM samples
                    WHERE run_id = ? AND sample_id = ?""",
                 (run_id, sample_id),
             ).fetchone()
-        if row is None:
-            return None
-        subject, score, transcript, attempts, finished_at = row
-        return SampleResult(
-            sample_id=sample_id,
-            subject=subject,
-            score=Score.model_validate_json(score),
-            transcript=None if transcript is None else json.loads(transcript),
-            attempts=attempts,
-            finished_at=finished_at,
-        )
+        return None if row is None else _result(*row)
 
     def settled_ids(self, run_id: str) -> set[str]:
         """Samples that need no further request: everything except infra failures."""
@@ -297,6 +277,19 @@ class SampleWriter:
                 "are kept; free disk space or fix the folder's permissions, then resume the run "
                 f"with `benchlab run ... --resume {self.run_id}`."
             )
+
+
+def _result(
+    sample_id: str, subject: str | None, score: str, transcript: str | None, attempts: int, finished_at: float
+) -> SampleResult:
+    return SampleResult(
+        sample_id=sample_id,
+        subject=subject,
+        score=Score.model_validate_json(score),
+        transcript=None if transcript is None else json.loads(transcript),
+        attempts=attempts,
+        finished_at=finished_at,
+    )
 
 
 def _sample_row(run_id: str, result: SampleResult) -> tuple[Any, ...]:
