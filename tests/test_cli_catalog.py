@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
-from test_catalog_support import use_wheels
-from test_cli import invoke
 
 from benchlab.catalog.fetch import cache_path
+from test_catalog_support import use_wheels
+from test_cli import invoke
 
 
 @pytest.fixture
