@@ -20,7 +20,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from _support import MODEL_ID, ServerProcess
+from _support import MODEL_ID, OtherLoad, ServerProcess
 
 DRIVER = Path(__file__).resolve().with_name("_lm_eval_driver.py")
 
@@ -63,6 +63,7 @@ class PeerRun:
     system_busy: float = float("nan")
     answered: int = 0
     exact_match: float = float("nan")
+    command_other_cores: float = float("nan")  # everything else on the machine during the command
     error: str = ""
 
     @property
@@ -202,8 +203,9 @@ class LmEvalPeer:
         log = self.workdir / f"lm_eval-c{concurrency}-n{limit}-{stamp}.log"
         began = time.perf_counter()
         error = ""
+        load = OtherLoad(server.pid)
         try:
-            with log.open("w") as handle:
+            with load, log.open("w") as handle:
                 completed = subprocess.run(
                     command,
                     cwd=self.workdir,
@@ -217,6 +219,7 @@ class LmEvalPeer:
         except subprocess.TimeoutExpired:
             returncode, error = -1, f"timed out after {self.timeout:.0f} s"
         result = PeerRun(limit, concurrency, time.perf_counter() - began, returncode, error=error)
+        result.command_other_cores = load.cores
         output = log.read_text(errors="replace")
         if returncode != 0 and not error:
             result.error = f"exit {returncode}: {' | '.join(output.strip().splitlines()[-3:])}"

@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import resource
 import selectors
 import signal
 import statistics
@@ -115,6 +116,37 @@ def wait_for_quiet(max_wait: float, threshold: float = 0.3) -> float:
         if busy < threshold or time.monotonic() >= deadline or math.isnan(busy):
             return busy
         time.sleep(2.0)
+
+
+class OtherLoad:
+    """Cores used by everything else over a span: all but this process, its children and the server.
+
+    Children count once they have exited (`RUSAGE_CHILDREN`), so wrap whole subprocess runs.
+    """
+
+    def __init__(self, server_pid: int) -> None:
+        self.server_pid = server_pid
+        self.cores = float("nan")
+
+    @staticmethod
+    def _ours(server_pid: int) -> float:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return time.process_time() + children.ru_utime + children.ru_stime + cpu_seconds(server_pid)
+
+    def __enter__(self) -> OtherLoad:
+        self._busy, self._ours0, self._began = (
+            system_busy_seconds(),
+            self._ours(self.server_pid),
+            time.monotonic(),
+        )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        wall = time.monotonic() - self._began
+        ours = self._ours(self.server_pid) - self._ours0
+        self.cores = (
+            max(0.0, (system_busy_seconds() - self._busy - ours) / wall) if wall > 0 else float("nan")
+        )
 
 
 @contextlib.contextmanager

@@ -162,7 +162,7 @@ def measure_raw(args: argparse.Namespace, server: bs.ServerProcess) -> dict:
 
 
 def measure_command(args: argparse.Namespace, dataset: Path, server: bs.ServerProcess, tmp: Path) -> dict:
-    def once(n: int, label: str) -> tuple[float, int]:
+    def once(n: int, label: str) -> tuple[float, int, float]:
         home = tmp / f"command-{label}"
         env = {**os.environ, "BENCHLAB_HOME": str(home)}
         command = [
@@ -180,21 +180,23 @@ def measure_command(args: argparse.Namespace, dataset: Path, server: bs.ServerPr
             "--tag",
             label,
         ]
+        quiet(args)
         began = time.perf_counter()
-        completed = subprocess.run(
-            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600
-        )
+        with bs.OtherLoad(server.pid) as load:
+            completed = subprocess.run(
+                command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=600
+            )
         wall = time.perf_counter() - began
         if completed.returncode != 0:
             bs.say(f"  `benchlab run` exited {completed.returncode}: {completed.stderr.strip()[-300:]}")
-        return wall, completed.returncode
+        return wall, completed.returncode, load.cores
 
-    whole = [once(args.command_n, f"whole-{repeat}") for repeat in range(args.repeats)]
-    startup = [once(1, f"startup-{repeat}") for repeat in range(args.repeats)]
+    whole = sorted(once(args.command_n, f"whole-{repeat}") for repeat in range(args.repeats))
+    startup = sorted(once(1, f"startup-{repeat}") for repeat in range(args.repeats))
     result = {
-        "whole": bs.median([wall for wall, _ in whole]),
-        "startup": bs.median([wall for wall, _ in startup]),
-        "ok": all(code == 0 for _, code in whole + startup),
+        "whole": whole[len(whole) // 2][0],
+        "startup": startup[len(startup) // 2][0],
+        "ok": all(code == 0 for _, code, _ in whole + startup),
     }
     bs.say()
     bs.say(
@@ -203,18 +205,28 @@ def measure_command(args: argparse.Namespace, dataset: Path, server: bs.ServerPr
     )
     bs.say(
         bs.table(
-            ["command", "wall s", "exit"],
+            ["command", "wall s", "other cores", "exit"],
             [
-                [f"benchlab run -n {args.command_n}", result["whole"], _codes(whole)],
-                ["benchlab run -n 1 (start-up)", result["startup"], _codes(startup)],
+                [
+                    f"benchlab run -n {args.command_n}",
+                    result["whole"],
+                    whole[len(whole) // 2][2],
+                    _codes(whole),
+                ],
+                [
+                    "benchlab run -n 1 (start-up)",
+                    result["startup"],
+                    startup[len(startup) // 2][2],
+                    _codes(startup),
+                ],
             ],
         )
     )
     return result
 
 
-def _codes(runs: list[tuple[float, int]]) -> str:
-    return ",".join(sorted({str(code) for _, code in runs}))
+def _codes(runs: list[tuple[float, int, float]]) -> str:
+    return ",".join(sorted({str(code) for _, code, _ in runs}))
 
 
 def measure_peer(args: argparse.Namespace, server: bs.ServerProcess, tmp: Path) -> dict | None:
@@ -251,13 +263,15 @@ def measure_peer(args: argparse.Namespace, server: bs.ServerProcess, tmp: Path) 
                     "ok" if run.ok else (run.error or f"answered {run.answered}/{size}"),
                 ]
             )
-    wholes = [
-        peer.run(server, args.command_concurrency, args.command_n, timed=False)
-        for _ in range(args.peer_repeats)
-    ]
-    startups = [peer.run(server, args.command_concurrency, 1, timed=False) for _ in range(args.peer_repeats)]
-    whole_s = bs.median([run.wall_seconds for run in wholes])
-    startup_s = bs.median([run.wall_seconds for run in startups])
+
+    def command(limit: int) -> PeerRun:
+        quiet(args)
+        return peer.run(server, args.command_concurrency, limit, timed=False)
+
+    wholes = [command(args.command_n) for _ in range(args.peer_repeats)]
+    startups = [command(1) for _ in range(args.peer_repeats)]
+    whole_s = sorted(run.wall_seconds for run in wholes)[len(wholes) // 2]
+    startup_s = sorted(run.wall_seconds for run in startups)[len(startups) // 2]
     bs.say(
         "lm-eval request phase (its generate_until: sends every request, parses every reply; timed"
         " inside its process)"
@@ -285,7 +299,7 @@ def measure_peer(args: argparse.Namespace, server: bs.ServerProcess, tmp: Path) 
     )
     bs.say(
         bs.table(
-            ["command", "wall s", "exit", "exact_match"],
+            ["command", "wall s", "other cores", "exit", "exact_match"],
             [
                 _command_row("lm_eval --limit 1, first run (cold datasets cache)", [cold]),
                 _command_row(
@@ -309,7 +323,8 @@ def measure_peer(args: argparse.Namespace, server: bs.ServerProcess, tmp: Path) 
 def _command_row(label: str, runs: list[PeerRun]) -> list:
     codes = ",".join(sorted({str(run.returncode) for run in runs}))
     scores = ",".join(sorted({f"{run.exact_match:.2f}" for run in runs}))
-    return [label, bs.median([run.wall_seconds for run in runs]), codes, scores]
+    middle = sorted(runs, key=lambda run: run.wall_seconds)[len(runs) // 2]
+    return [label, middle.wall_seconds, middle.command_other_cores, codes, scores]
 
 
 def verdict(args: argparse.Namespace, ours: dict, command: dict, peer: dict | None) -> None:

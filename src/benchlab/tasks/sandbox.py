@@ -469,6 +469,12 @@ def _bwrap_argv(
     argv += ["--size", scratch, "--perms", "1777", "--tmpfs", "/dev/shm"]
     argv += ["--size", scratch, "--perms", "1777", "--tmpfs", "/tmp"]
     argv += ["--perms", "0777", "--dir", _INSIDE_WORKDIR]
+    for folder in bound:
+        if _under(folder, "/tmp"):  # an interpreter living under /tmp (a venv in a CI checkout)
+            parts = folder.strip("/").split("/")
+            for depth in range(2, len(parts)):
+                argv += ["--perms", "0755", "--dir", "/" + "/".join(parts[:depth])]
+            argv += ["--ro-bind", folder, folder]
     argv += ["--ro-bind", os.path.join(staging, _PROGRAM_NAME), f"{_INSIDE_WORKDIR}/{_PROGRAM_NAME}"]
     visible = [d for d in _SYSTEM_DIRS if os.path.isdir(d) and not os.path.islink(d)] + bound
     for hidden in _hidden_paths():
