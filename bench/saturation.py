@@ -67,7 +67,10 @@ def ideal_rate(concurrency: int, args: argparse.Namespace) -> float:
     return busy / args.latency
 
 
-def verdict(ratio: float) -> str:
+def verdict(ratio: float, other_cores: float = 0.0) -> str:
+    """PASS/FAIL, or "noisy" when other processes used enough CPU to spoil the figure."""
+    if other_cores > 0.3:
+        return f"noisy ({other_cores:.1f})"
     return "PASS" if ratio >= TARGET else "FAIL"
 
 
@@ -161,7 +164,7 @@ def measure(args: argparse.Namespace) -> int:
                         run.client_cores,
                         run.server_cores,
                         run.other_cores,
-                        verdict(ratio) if run.ok else run.status,
+                        verdict(ratio, run.other_cores) if run.ok else run.status,
                     ]
                 )
                 if raw is not None:
@@ -247,12 +250,15 @@ def report(args: argparse.Namespace, ours: list, reference: list, peer_rows: lis
         bs.say(f"peer: {peer_note}")
     else:
         bs.say("peer: not run (add --peer to include lm-eval)")
-    failed = [str(row[0]) for row in ours if row[-1] != "PASS"]
+    failed = [str(row[0]) for row in ours if row[-1] == "FAIL"]
+    noisy = [str(row[0]) for row in ours if row[-1] not in ("PASS", "FAIL")]
     bs.say()
     if failed:
         bs.say(f"benchlab: below {TARGET:.0%} of ideal at concurrency {', '.join(failed)}")
-    else:
+    elif not noisy:
         bs.say(f"benchlab: at least {TARGET:.0%} of ideal at every level")
+    if noisy:
+        bs.say(f"not judged (other processes busy, or an error) at concurrency {', '.join(noisy)}")
     bs.say(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 

@@ -168,3 +168,32 @@ def test_resume_refuses_different_data(tmp_path: Path) -> None:
         make_mcq_file(first, 6)  # the file changed under the same name
         with pytest.raises(RunError, match="different data"):
             api.run(str(first), server=server.base_url, resume=record.run_id)
+
+
+def test_an_embedding_programs_sigterm_handler_survives_a_run(tmp_path: Path) -> None:
+    import signal
+
+    def handler(signum: int, frame: object) -> None:
+        pass
+
+    data = make_mcq_file(tmp_path / "q.jsonl", 3)
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        with ScriptedServer(answering(lambda i: True)) as server:
+            api.run(str(data), server=server.base_url)
+        assert signal.getsignal(signal.SIGTERM) is handler
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def test_resumed_samples_keep_their_order(tmp_path: Path) -> None:
+    data = make_mcq_file(tmp_path / "q.jsonl", 6)
+    broken = Fault("status", status=500, times=None, match="number 2?")
+    with ScriptedServer(answering(lambda i: True), faults=[broken]) as server:
+        record = api.run(str(data), server=server.base_url, concurrency=1, **FAST)  # type: ignore[arg-type]
+        server._armed.clear()
+        api.run(str(data), server=server.base_url, resume=record.run_id)
+    with sqlite3.connect(settings.database_path()) as connection:
+        rows = connection.execute("SELECT seq, sample_id FROM samples ORDER BY seq").fetchall()
+    assert [seq for seq, _ in rows] == list(range(6))  # one number per sample, none reused
+    assert dict((sid, seq) for seq, sid in rows)["q002"] == 2  # the retried sample kept its place

@@ -258,4 +258,10 @@ def _run_interruptibly(coroutine: Coroutine[Any, Any, T]) -> T:
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGTERM)
 
-    return asyncio.run(main())
+    previous = signal.getsignal(signal.SIGTERM)
+    try:
+        return asyncio.run(main())
+    finally:
+        # The loop leaves SIGTERM at the default; give an embedding program its own handler back.
+        with contextlib.suppress(ValueError, TypeError):  # not the main thread
+            signal.signal(signal.SIGTERM, previous)

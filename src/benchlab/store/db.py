@@ -63,7 +63,7 @@ CREATE TABLE IF NOT EXISTS events (
 _UPSERT_SAMPLE = """
 INSERT INTO samples (run_id, sample_id, seq, subject, error_kind, correct, value, extracted, gold,
                      attempts, finished_at, score, transcript)
-VALUES (?, ?, (SELECT COUNT(*) FROM samples WHERE run_id = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (run_id, sample_id) DO UPDATE SET
     error_kind = excluded.error_kind, correct = excluded.correct, value = excluded.value,
     extracted = excluded.extracted, gold = excluded.gold, attempts = samples.attempts + excluded.attempts,
@@ -230,6 +230,7 @@ class SampleWriter:
         self.run_id = run_id
         self.written = 0
         self.error: StoreError | None = None
+        self._next_seq = 0
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._loop, name=f"benchlab-writer-{run_id}", daemon=True)
         self._thread.start()
@@ -248,6 +249,11 @@ class SampleWriter:
 
     def _loop(self) -> None:
         with self.store.connect() as connection:
+            # The writer numbers the samples itself: counting rows on every insert grows with the run.
+            row = connection.execute(
+                "SELECT COALESCE(MAX(seq) + 1, 0) FROM samples WHERE run_id = ?", (self.run_id,)
+            ).fetchone()
+            self._next_seq = int(row[0])
             stopping = False
             while not stopping:
                 batch = [self._queue.get()]
@@ -263,7 +269,10 @@ class SampleWriter:
                     self._commit(connection, batch)
 
     def _commit(self, connection: sqlite3.Connection, batch: list[SampleResult]) -> None:
-        rows = [_sample_row(self.run_id, result) for result in batch]
+        rows = []
+        for result in batch:
+            rows.append(_sample_row(self.run_id, self._next_seq, result))
+            self._next_seq += 1
         try:
             connection.execute("BEGIN IMMEDIATE")
             connection.executemany(_UPSERT_SAMPLE, rows)
@@ -292,13 +301,13 @@ def _result(
     )
 
 
-def _sample_row(run_id: str, result: SampleResult) -> tuple[Any, ...]:
+def _sample_row(run_id: str, seq: int, result: SampleResult) -> tuple[Any, ...]:
     score = result.score
     transcript = None if result.transcript is None else result.transcript.model_dump_json()
     return (
         run_id,
         result.sample_id,
-        run_id,
+        seq,
         result.subject,
         score.error_kind.value,
         None if score.correct is None else int(score.correct),

@@ -8,6 +8,7 @@ before extraction, so an answer that appears only in the reasoning does not coun
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from collections.abc import Sequence
@@ -37,10 +38,16 @@ Reply with the letter of the correct option ({first}–{last}) in the form "Answ
 
 def shuffled_order(question: str, letters: Sequence[str]) -> list[str]:
     """The original letters in displayed order, seeded by the question text alone."""
+    return list(_shuffled(question, tuple(letters)))
+
+
+@functools.lru_cache(maxsize=8192)
+def _shuffled(question: str, letters: tuple[str, ...]) -> tuple[str, ...]:
+    # Cached: building the prompt and scoring the answer both need the order of the same question.
     seed = int.from_bytes(hashlib.sha256(question.encode("utf-8")).digest()[:8], "big")
     order = list(letters)
     random.Random(seed).shuffle(order)
-    return order
+    return tuple(order)
 
 
 @dataclass(frozen=True)
