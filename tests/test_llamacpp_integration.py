@@ -104,40 +104,18 @@ def test_run_reports_with_provenance(smoke_server: str, benchlab_home: Path) -> 
 
 
 def test_same_settings_give_the_same_answers(smoke_server: str, benchlab_home: Path) -> None:
-    first = json.loads(
-        benchlab(
-            "run",
-            "sample",
-            "-n",
-            "6",
-            "-c",
-            "1",
-            "--no-think",
-            "--server",
-            smoke_server,
-            "--tag",
-            "one",
-            "--json",
-            home=benchlab_home,
-        ).stdout
-    )["run"]
-    second = json.loads(
-        benchlab(
-            "run",
-            "sample",
-            "-n",
-            "6",
-            "-c",
-            "1",
-            "--no-think",
-            "--server",
-            smoke_server,
-            "--tag",
-            "two",
-            "--json",
-            home=benchlab_home,
-        ).stdout
-    )["run"]
+    first, second = (
+        json.loads(
+            benchlab(
+                *["run", "sample", "-n", "6", "-c", "1", "--no-think", "--json", "--tag"],
+                tag,
+                "--server",
+                smoke_server,
+                home=benchlab_home,
+            ).stdout
+        )["run"]
+        for tag in ("one", "two")
+    )
     answers = []
     for run in (first, second):
         shown = json.loads(benchlab("show", run["run_id"], "--json", home=benchlab_home).stdout)
