@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,8 +29,9 @@ from benchlab.catalog.fetch import HealthReport, Progress
 from benchlab.catalog.lock import LockResult, LockStatus, VerifyResult
 from benchlab.catalog.spec import BenchmarkSpec
 from benchlab.endpoints.client import RetryPolicy
+from benchlab.endpoints.detect import ServerInfo
 from benchlab.endpoints.doctor import ServerReport, probe_servers
-from benchlab.engine.runner import RunError, RunObserver, RunRequest, run_benchmark
+from benchlab.engine.runner import RunError, RunObserver, RunRequest, Tally, run_benchmark
 from benchlab.store.db import Store
 from benchlab.tasks.base import Task
 from benchlab.tasks.code import CodeTask
@@ -46,7 +47,9 @@ __all__ = [
     "RunError",
     "RunRecord",
     "SampleResult",
+    "ServerInfo",
     "ServerReport",
+    "Tally",
     "compare",
     "doctor",
     "fetch",
@@ -62,6 +65,8 @@ __all__ = [
     "results",
     "run",
     "runs",
+    "select_benchmarks",
+    "serve",
     "verify",
 ]
 
@@ -124,6 +129,42 @@ def healthcheck(
 ) -> HealthReport:
     settings.ensure_home()
     return catalog_fetch.healthcheck(keys, download=download, strict=strict)
+
+
+def select_benchmarks(keys: list[str]) -> list[str]:
+    """Catalog keys for keys and groups (`current`, `legacy`, `gated`, `all`), in catalog order."""
+    return catalog_registry.registry().select(*keys)
+
+
+def serve(
+    *,
+    smoke: bool,
+    gguf: Path | None = None,
+    port: int = 8080,
+    host: str = "127.0.0.1",
+    ctx: int | None = None,
+    parallel: int = 4,
+    threads: int | None = None,
+    alias: str | None = None,
+    on_ready: Callable[[str, str, int], None],
+) -> None:
+    """Serve the smoke model or a GGUF file with the embedded llama.cpp engine until SIGINT/SIGTERM.
+
+    `on_ready(url, model_id, slots)` is called once the model is loaded."""
+    from benchlab.endpoints import managed  # the engine is an optional extra: import on demand
+
+    config = managed.config_for(
+        smoke=smoke,
+        gguf=gguf,
+        port=port,
+        host=host,
+        ctx=ctx,
+        parallel=parallel,
+        threads=threads,
+        alias=alias,
+        cache=settings.cache_dir(),
+    )
+    managed.run_until_signal(config, on_ready=lambda url: on_ready(url, config.model_id, config.n_parallel))
 
 
 def default_n(benchmark: str) -> int | None:

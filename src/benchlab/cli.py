@@ -347,7 +347,7 @@ def fetch(
     """Download benchmarks at their pinned revision and verify them against the lock."""
     failures = 0
     try:
-        selected = [key for key in _select(keys)]
+        selected = api.select_benchmarks(keys)
     except KNOWN_ERRORS as error:
         fail(str(error))
     with catalog_views.FetchDisplay(err) as display:
@@ -458,12 +458,6 @@ def _lock_result(action: Callable[[], LockResult]) -> None:
     raise typer.Exit(0 if result.ok else EXIT_FAILURE)
 
 
-def _select(keys: list[str]) -> list[str]:
-    from benchlab.catalog import registry
-
-    return registry.registry().select(*keys)
-
-
 @app.command()
 def serve(
     smoke: Annotated[
@@ -480,12 +474,19 @@ def serve(
     alias: Annotated[str | None, typer.Option("--alias", help="Model id to serve under.")] = None,
 ) -> None:
     """Serve a model with the embedded llama.cpp engine (needs the `serve` extra)."""
-    from benchlab.endpoints import managed
+    from benchlab.endpoints.managed import MissingServeExtra, PortInUse, ServeError
 
     if smoke == (gguf is not None):
         fail("give exactly one of --smoke or --gguf FILE.", EXIT_USAGE)
+
+    def ready(url: str, model_id: str, slots: int) -> None:
+        err.print(
+            f"[green]serving[/] {model_id} at {url} (slots {slots}); "
+            f"run `benchlab run sample --server {url}` in another shell. Ctrl-C stops."
+        )
+
     try:
-        config = managed.config_for(
+        api.serve(
             smoke=smoke,
             gguf=gguf,
             port=port,
@@ -494,16 +495,9 @@ def serve(
             parallel=parallel,
             threads=threads,
             alias=alias,
-            cache=settings.cache_dir(),
+            on_ready=ready,
         )
-        managed.run_until_signal(
-            config,
-            on_ready=lambda url: err.print(
-                f"[green]serving[/] {config.alias} at {url} (slots {config.n_parallel}); "
-                f"run `benchlab run sample --server {url}` in another shell. Ctrl-C stops."
-            ),
-        )
-    except (managed.MissingServeExtra, managed.PortInUse, managed.ServeError, OSError) as error:
+    except (MissingServeExtra, PortInUse, ServeError, OSError) as error:
         fail(str(error))
 
 

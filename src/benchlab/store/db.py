@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchlab.types import ErrorKind, RunRecord, RunStatus, SampleResult, Score
+from benchlab.types import ErrorKind, RunRecord, SampleResult, Score
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -162,13 +162,6 @@ class Store:
             rows = connection.execute(sql, values).fetchall()
         return [RunRecord.model_validate_json(row[0]) for row in rows]
 
-    def set_status(self, record: RunRecord, status: RunStatus, reason: str | None = None) -> RunRecord:
-        updated = record.model_copy(
-            update={"status": status, "status_reason": reason, "finished_at": time.time()}
-        )
-        self.save_run(updated)
-        return updated
-
     # ---- samples -------------------------------------------------------------------------------
 
     def results(self, run_id: str, *, with_transcripts: bool = False) -> list[SampleResult]:
@@ -180,15 +173,6 @@ class Store:
                 (run_id,),
             ).fetchall()
         return [_result(*row) for row in rows]
-
-    def result(self, run_id: str, sample_id: str) -> SampleResult | None:
-        with self.connect() as connection:
-            row = connection.execute(
-                """SELECT sample_id, subject, score, transcript, attempts, finished_at FROM samples
-                   WHERE run_id = ? AND sample_id = ?""",
-                (run_id, sample_id),
-            ).fetchone()
-        return None if row is None else _result(*row)
 
     def settled_ids(self, run_id: str) -> set[str]:
         """Samples that need no further request: everything except infra failures."""
@@ -205,13 +189,6 @@ class Store:
                 "INSERT INTO events (run_id, at, kind, payload) VALUES (?, ?, ?, ?)",
                 (run_id, time.time(), kind, json.dumps(payload)),
             )
-
-    def events(self, run_id: str) -> list[dict[str, Any]]:
-        with self.connect() as connection:
-            rows = connection.execute(
-                "SELECT at, kind, payload FROM events WHERE run_id = ? ORDER BY id", (run_id,)
-            ).fetchall()
-        return [{"at": at, "kind": kind, **json.loads(payload)} for at, kind, payload in rows]
 
 
 class SampleWriter:

@@ -15,9 +15,7 @@ from rich.text import Text
 
 from benchlab.analysis.compare import Comparison
 from benchlab.analysis.stats import wilson_interval
-from benchlab.endpoints.detect import ServerInfo
-from benchlab.endpoints.doctor import ServerReport
-from benchlab.engine.runner import Tally
+from benchlab.api import ServerInfo, ServerReport, Tally
 from benchlab.types import RunRecord, RunStatus, SampleResult
 
 SMOKE_MODEL_IDS = ("benchlab-smoke",)
