@@ -28,7 +28,7 @@ from benchlab.endpoints.errors import (
     ServerUnreachable,
 )
 from benchlab.endpoints.reasoning import split_reasoning
-from benchlab.types import Completion, Endpoint, GenerationParams, Timings, Usage
+from benchlab.types import Completion, Endpoint, GenerationParams, ServerKind, Timings, Usage
 
 REJECTING_STATUSES = frozenset({400, 404, 413, 422})
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
@@ -199,14 +199,17 @@ class ChatClient:
     async def _send(self, url: str, payload: bytes) -> tuple[aiohttp.ClientResponse, float]:
         """POST, reconnecting when a pooled connection turns out to be closed.
 
-        Some servers (llama.cpp's among them) close the connection after a streamed reply while
-        advertising keep-alive; the next request on that socket fails while its body is written,
-        so it never reached the server. That is reconnected at once and not counted as a retry.
+        Some servers close the connection after a streamed reply while advertising keep-alive; the
+        next request on that socket fails while its body is written, so it never reached the
+        server. That is reconnected at once and not counted as a retry. llama.cpp is known to do
+        this, so its streamed requests ask for `Connection: close` and never race the close.
         """
+        closes_after_stream = self.stream and self.endpoint.server_kind == ServerKind.LLAMACPP
+        headers = {"Connection": "close"} if closes_after_stream else None
         for _ in range(self._max_connections + 1):
             sent = time.perf_counter()
             try:
-                return await self.session.post(url, data=payload), sent
+                return await self.session.post(url, data=payload, headers=headers), sent
             except aiohttp.ClientConnectorError:
                 raise
             except aiohttp.ClientOSError as error:
