@@ -34,8 +34,7 @@ from benchlab.endpoints.doctor import ServerReport, probe_servers
 from benchlab.engine.runner import RunError, RunObserver, RunRequest, Tally, run_benchmark
 from benchlab.store.db import Store
 from benchlab.tasks.base import Task
-from benchlab.tasks.code import CodeTask
-from benchlab.tasks.mcq import McqTask
+from benchlab.tasks.registry import TaskSettings, TaskSettingsError, build_task
 from benchlab.types import Endpoint, GenerationParams, RunRecord, SampleResult
 
 API_VERSION = 1
@@ -50,6 +49,7 @@ __all__ = [
     "ServerInfo",
     "ServerReport",
     "Tally",
+    "TaskSettings",
     "compare",
     "doctor",
     "fetch",
@@ -196,6 +196,12 @@ def run(
     command: str | None = None,
     allow_drift: bool = False,
     samples: int = 1,
+    dialect: str = "raw",
+    judge_server: str | None = None,
+    judge_model: str | None = None,
+    judge_api_key: str | None = None,
+    render: bool = False,
+    options: dict[str, Any] | None = None,
 ) -> RunRecord:
     """Run a benchmark and return its record (status, summary, provenance).
 
@@ -203,10 +209,32 @@ def run(
     kept and `resume=<run id>` (or the same `tag`) continues it. A catalog dataset whose rows differ
     from the lock is refused unless `allow_drift`; its hash is recorded either way. Code benchmarks
     execute model-written code only when BENCHLAB_ALLOW_CODE_EXEC=1; `samples` asks for k answers
-    per problem (pass@k).
+    per problem (pass@k). `dialect` says how tool-calling tasks hand tools to the model; `judge_*`
+    name the judge of rubric tasks (default: the model under test); `render` draws charts in a
+    headless browser; `options` are kind-specific settings (`--option key=value`).
     """
     dataset = load(benchmark, allow_drift=allow_drift)
-    task = task_for(dataset, shuffle=shuffle, samples=samples)
+    judge = (
+        Endpoint(
+            base_url=judge_server,
+            model=judge_model,
+            api_key=SecretStr(judge_api_key) if judge_api_key else None,
+        )
+        if judge_server
+        else None
+    )
+    task = task_for(
+        dataset,
+        TaskSettings(
+            shuffle=shuffle,
+            samples=samples,
+            dialect=dialect,
+            judge=judge,
+            render=render,
+            artifacts=settings.home() / "artifacts",
+            options=dict(options or {}),
+        ),
+    )
     connection = settings.connection(server, model, api_key)
     request = RunRequest(
         dataset=dataset,
@@ -230,19 +258,12 @@ def run(
     return _run_interruptibly(run_benchmark(request, store, observer))
 
 
-def task_for(dataset: Dataset, *, shuffle: bool = True, samples: int = 1) -> Task:
+def task_for(dataset: Dataset, settings: TaskSettings | None = None) -> Task:
     """The task kind that asks and scores this dataset's questions, ready to run."""
-    if dataset.kind == "mcq":
-        if samples != 1:
-            raise RunError("--samples applies to code benchmarks; multiple choice asks each question once.")
-        return McqTask(shuffle=shuffle)
-    if dataset.kind == "code":
-        if samples < 1:
-            raise RunError("--samples must be at least 1.")
-        code = CodeTask(samples=samples)
-        code.check_ready()  # refuse before any request when execution is not allowed
-        return code
-    raise RunError(f"{dataset.key} is a {dataset.kind} benchmark; that task kind is not available yet.")
+    try:
+        return build_task(dataset.kind, settings or TaskSettings())
+    except TaskSettingsError as error:
+        raise RunError(f"{dataset.key}: {error}") from None
 
 
 def runs(

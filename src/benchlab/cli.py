@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shlex
 import sys
 from collections.abc import Callable
@@ -152,9 +153,32 @@ def run(
     samples: Annotated[
         int, typer.Option("--samples", "-k", help="Code benchmarks: answers per problem, for pass@k.")
     ] = 1,
+    dialect: Annotated[
+        str,
+        typer.Option(
+            "--dialect", help="Tool-calling tasks: raw (native tools), hermes, qwen or pi (in the prompt)."
+        ),
+    ] = "raw",
+    judge_server: Annotated[
+        str | None, typer.Option("--judge-server", help="Rubric tasks: the judge's URL (default: the model).")
+    ] = None,
+    judge_model: Annotated[
+        str | None, typer.Option("--judge-model", help="Rubric tasks: the judge model id.")
+    ] = None,
+    judge_api_key: Annotated[
+        str | None,
+        typer.Option("--judge-api-key", help="Rubric tasks: the judge's API key."),
+    ] = None,
+    render: Annotated[
+        bool, typer.Option("--render", help="Chart tasks: render every chart in headless Chromium.")
+    ] = False,
+    option: Annotated[
+        list[str] | None,
+        typer.Option("--option", "-o", help="A task-specific setting KEY=VALUE (repeatable)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Run a multiple-choice benchmark and print its report."""
+    """Run a benchmark and print its report."""
     if concurrency != "auto" and not (concurrency.isdigit() and int(concurrency) > 0):
         fail(f"--concurrency takes a positive number or 'auto', not {concurrency!r}.", EXIT_USAGE)
     observer = None if as_json else views.ProgressDisplay(err)
@@ -182,6 +206,12 @@ def run(
             command=_command_line(),
             allow_drift=allow_drift,
             samples=samples,
+            dialect=dialect,
+            judge_server=judge_server,
+            judge_model=judge_model,
+            judge_api_key=judge_api_key or os.environ.get("BENCHLAB_JUDGE_API_KEY"),
+            render=render,
+            options=_task_options(option or []),
         )
     except KNOWN_ERRORS as error:
         fail(str(error))
@@ -194,6 +224,20 @@ def run(
             out.print(subjects)
         _say_what_next(record)
     raise typer.Exit(_exit_code(record))
+
+
+def _task_options(pairs: list[str]) -> dict[str, Any]:
+    """`--option key=value` pairs; values are read as JSON when they parse (numbers, booleans, lists)."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            fail(f"--option takes KEY=VALUE, not {pair!r}.", EXIT_USAGE)
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value
+    return options
 
 
 @app.command("runs")

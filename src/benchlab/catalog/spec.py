@@ -32,7 +32,9 @@ from benchlab.catalog.hooks import HOOKS
 from benchlab.catalog.mapping import Mapping
 
 Tier = Literal["current", "legacy", "gated"]
-Kind = Literal["mcq", "code", "math"]
+Kind = Literal[
+    "mcq", "code", "math", "toolcall", "agent", "instruct", "extract", "chart", "rubric", "longcontext"
+]
 Format = Literal["jsonl", "json", "csv", "parquet", "arrow"]
 Scalar = str | int | float | bool
 
@@ -152,12 +154,12 @@ class BenchmarkSpec(_Model):
         if self.mapping is not None and self.hook is not None:
             raise ValueError("give either `mapping` or `hook`, not both")
         for index, source in enumerate(self.sources):
-            if self.kind != "mcq" and (
-                source.mapping is not None or (source.hook is None and self.hook is None)
-            ):
+            # Without a hook, non-MCQ rows must already be in benchlab's shape for their kind.
+            if self.kind != "mcq" and (source.mapping is not None or self.mapping is not None):
                 raise ValueError(
                     f"sources[{index}]: a {self.kind} benchmark is read by a hook "
-                    f"({', '.join(sorted(HOOKS))}), not by a multiple-choice mapping"
+                    f"({', '.join(sorted(HOOKS))}) or holds rows in benchlab's own shape, "
+                    "not by a multiple-choice mapping"
                 )
         labels = [source_label(source) for source in self.sources]
         duplicates = sorted({label for label in labels if labels.count(label) > 1})
