@@ -116,6 +116,7 @@ class Completion(Frozen):
     timings: Timings = Timings()
     server_timings: dict[str, Any] | None = None  # the server's own figures (llama.cpp `timings`)
     model: str | None = None
+    tool_parse_error: str | None = None  # a prompt dialect's tool call that could not be parsed
     attempts: int = 1  # how many tries the transport needed (retries of infra failures)
     retry_reasons: list[str] = Field(default_factory=list)  # what went wrong on the failed tries
 
