@@ -53,6 +53,8 @@ EXPECTED_PARAMETERS = {
     "verify": ["keys"],
     "healthcheck": ["keys", "download", "strict"],
     "open_store": [],
+    "export": ["reference", "fmt", "output"],
+    "import_results": ["source", "path", "tag"],
 }
 
 

@@ -32,6 +32,8 @@ from benchlab.endpoints.client import RetryPolicy
 from benchlab.endpoints.detect import ServerInfo
 from benchlab.endpoints.doctor import ServerReport, probe_servers
 from benchlab.engine.runner import RunError, RunObserver, RunRequest, Tally, run_benchmark
+from benchlab.exchange.export import default_path, export_run
+from benchlab.exchange.importers import import_envelope, import_lm_eval
 from benchlab.store.db import Store
 from benchlab.tasks.base import Task
 from benchlab.tasks.registry import TaskSettings, TaskSettingsError, build_task
@@ -52,9 +54,11 @@ __all__ = [
     "TaskSettings",
     "compare",
     "doctor",
+    "export",
     "fetch",
     "get_run",
     "healthcheck",
+    "import_results",
     "load",
     "lock",
     "lock_status",
@@ -298,6 +302,25 @@ def compare(a: str, b: str) -> Comparison:
     store = open_store()
     run_a, run_b = get_run(a), get_run(b)
     return compare_runs(run_a, store.results(run_a.run_id), run_b, store.results(run_b.run_id))
+
+
+def export(reference: str, *, fmt: str = "envelope", output: Path | None = None) -> Path:
+    """Write a run to a file: `envelope` (lossless JSON, schema-checked), `jsonl` (one sample per
+    line), `csv` (one sample per row) or `parquet` (one row per headline figure). Returns the path."""
+    record = get_run(reference)
+    samples = open_store().results(record.run_id, with_transcripts=fmt in ("envelope", "jsonl"))
+    return export_run(record, samples, fmt, output or default_path(record, fmt))
+
+
+def import_results(source: str, path: Path, *, tag: str | None = None) -> list[RunRecord]:
+    """Read results made elsewhere into the store: `envelope` (a benchlab envelope file) or
+    `lm-eval` (an lm-evaluation-harness results file or output folder, with its sample logs)."""
+    store = open_store()
+    if source == "envelope":
+        return [import_envelope(store, path)]
+    if source == "lm-eval":
+        return import_lm_eval(store, path, tag=tag)
+    raise RunError(f"cannot import from {source!r}; choose envelope or lm-eval.")
 
 
 def doctor(servers: list[str] | None = None, *, api_key: str | None = None) -> list[ServerReport]:

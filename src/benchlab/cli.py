@@ -24,6 +24,9 @@ from benchlab.catalog.datasets import DatasetError
 from benchlab.catalog.lock import LockResult
 from benchlab.endpoints.errors import EndpointError
 from benchlab.engine.runner import RunError
+from benchlab.exchange.envelope import EnvelopeError
+from benchlab.exchange.export import ExportError
+from benchlab.exchange.importers import ImportFailed
 from benchlab.store.db import StoreError
 from benchlab.surfaces import catalog_views
 from benchlab.surfaces import console as views
@@ -50,6 +53,9 @@ KNOWN_ERRORS = (
     PairingError,
     settings.SettingsError,
     CodeExecutionDisabled,
+    EnvelopeError,
+    ExportError,
+    ImportFailed,
     SandboxUnavailable,
 )
 
@@ -314,6 +320,46 @@ def compare(
         emit_json(comparison.as_dict())
     else:
         out.print(views.comparison_report(comparison))
+
+
+@app.command()
+def export(
+    reference: Annotated[str, typer.Argument(help="Run id, id prefix or tag.")],
+    fmt: Annotated[
+        str, typer.Option("--format", "-f", help="envelope (lossless JSON), jsonl, csv or parquet.")
+    ] = "envelope",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="File to write (default: <run id>.<ext>).")
+    ] = None,
+) -> None:
+    """Write a run to a file for other tools: the results envelope, per-sample JSONL/CSV, or Parquet."""
+    try:
+        path = api.export(reference, fmt=fmt, output=output)
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    out.print(f"wrote {path}")
+
+
+@app.command("import")
+def import_command(
+    source: Annotated[str, typer.Argument(help="envelope or lm-eval.")],
+    path: Annotated[
+        Path, typer.Argument(help="The envelope file, or lm-eval's results file or output folder.")
+    ],
+    tag: Annotated[str | None, typer.Option("--tag", "-t", help="Tag for the imported runs.")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Read results made elsewhere into the store, so they list, compare and rank like any run."""
+    try:
+        records = api.import_results(source, path, tag=tag)
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    if as_json:
+        emit_json({"runs": [record.model_dump(mode="json") for record in records]})
+        return
+    for record in records:
+        samples = len(record.sample_ids)
+        out.print(f"imported {record.run_id} ({record.benchmark}, tag {record.tag}, {samples} samples)")
 
 
 @app.command()
