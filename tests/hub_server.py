@@ -6,6 +6,13 @@
 - `HEAD`/`GET /datasets/<repo>/resolve/<rev>/<path>`: one file at a revision, with the
   `X-Repo-Commit` and `ETag` headers `hf_hub_download` insists on.
 
+and the part `HfApi.create_repo`/`create_commit` use to write one:
+
+- `POST /api/repos/create`: a new dataset repository (409 when it exists);
+- `POST /api/datasets/<repo>/preupload/<rev>`: every file goes up as a regular (non-LFS) blob;
+- `POST /api/datasets/<repo>/commit/<rev>`: the NDJSON commit (header, then base64 `file` lines),
+  applied on top of the branch's files as a new commit. Writes need a bearer token.
+
 Repositories have commits and branches (`main`, `refs/convert/parquet`…); pushing moves a branch
 and leaves old commits readable, as on the hub. A gated repository answers file requests only
 with the right bearer token (401 with `X-Error-Code: GatedRepo` otherwise), while its metadata
@@ -14,6 +21,7 @@ stays public. Every request is recorded so tests can check the revision and toke
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import threading
@@ -104,15 +112,59 @@ class HubServer:
             return None, parts
         return self.repos.get(f"{parts[0]}/{parts[1]}"), parts[2:]
 
-    def handle(self, method: str, raw_path: str, headers: Any) -> tuple[int, dict[str, str], bytes]:
+    def handle(
+        self, method: str, raw_path: str, headers: Any, body: bytes = b""
+    ) -> tuple[int, dict[str, str], bytes]:
         path = urlsplit(raw_path).path
         authorization = headers.get("Authorization")
         self.requests.append(Request(method, unquote(path), authorization))
         segments = [unquote(part) for part in path.strip("/").split("/")]
+        if method == "POST":
+            if not (authorization or "").startswith("Bearer "):
+                return _error(401, "Unauthorized", "Invalid credentials in Authorization header")
+            return self._write(segments, body)
         if segments[:2] == ["api", "datasets"]:
             return self._info(segments[2:])
         if segments[:1] == ["datasets"]:
             return self._file(method, segments[1:], authorization)
+        return _error(404, "RepoNotFound", "unknown route")
+
+    def _write(self, segments: list[str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if segments == ["api", "repos", "create"]:
+            request = json.loads(body)
+            repo_id = (
+                f"{request['organization']}/{request['name']}"
+                if request.get("organization")
+                else request["name"]
+            )
+            url = json.dumps({"url": f"{self.url}/datasets/{repo_id}"}).encode()
+            if repo_id in self.repos:  # the hub names the existing repository in its 409 answer
+                status, headers, _ = _error(409, "RepoExists", "You already created this dataset repo")
+                return status, headers, url
+            self.create(repo_id)
+            self.push(repo_id, {})
+            return 200, {"Content-Type": "application/json"}, url
+        repo, rest = self._split_repo(segments[2:])
+        if segments[:2] != ["api", "datasets"] or repo is None or len(rest) < 2:
+            return _error(404, "RepoNotFound", "Repository not found")
+        if rest[0] == "preupload":
+            files = [
+                {"path": item["path"], "uploadMode": "regular", "shouldIgnore": False, "oid": None}
+                for item in json.loads(body)["files"]
+            ]
+            return 200, {"Content-Type": "application/json"}, json.dumps({"files": files}).encode()
+        if rest[0] == "commit":
+            branch = "/".join(rest[1:])
+            base = self._resolve(repo, branch)
+            files = dict(repo.commits[base]) if base else {}
+            for line in body.splitlines():
+                entry = json.loads(line)
+                if entry["key"] == "file":
+                    files[entry["value"]["path"]] = base64.b64decode(entry["value"]["content"])
+            sha = self.push(repo.repo_id, files, ref=branch)
+            answer = {"commitUrl": f"{self.url}/datasets/{repo.repo_id}/commit/{sha}", "commitOid": sha,
+                      "pullRequestUrl": None}  # fmt: skip
+            return 200, {"Content-Type": "application/json"}, json.dumps(answer).encode()
         return _error(404, "RepoNotFound", "unknown route")
 
     def _info(self, parts: list[str]) -> tuple[int, dict[str, str], bytes]:
@@ -189,6 +241,16 @@ def _handler_for(hub: HubServer) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             self._serve("GET")
+
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            status, headers, answer = hub.handle("POST", self.path, self.headers, body)
+            self.send_response(status)
+            headers.setdefault("Content-Length", str(len(answer)))
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.end_headers()
+            self.wfile.write(answer)
 
         def do_HEAD(self) -> None:
             self._serve("HEAD")

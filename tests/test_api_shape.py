@@ -54,7 +54,8 @@ EXPECTED_PARAMETERS = {
     "healthcheck": ["keys", "download", "strict"],
     "open_store": [],
     "export": ["reference", "fmt", "output"],
-    "import_results": ["source", "path", "tag"],
+    "import_results": ["source", "location", "tag"],
+    "publish": ["references", "repo", "dry_run"],
 }
 
 

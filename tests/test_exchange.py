@@ -174,3 +174,52 @@ def test_bad_import_files_name_the_problem(tmp_path: Path) -> None:
     (tmp_path / "env.json").write_text(json.dumps({"schema_version": 1}))
     result = runner.invoke(app, ["import", "envelope", str(tmp_path / "env.json")])
     assert result.exit_code == 1 and "not a valid benchlab envelope" in result.stderr
+
+
+def test_publish_dry_run_then_upload_then_read_back(
+    finished_run: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pytest.importorskip("huggingface_hub", reason="publishing needs the hub client (benchlab[data])")
+    from hub_server import HubServer
+
+    with HubServer() as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        dry = runner.invoke(app, ["publish", finished_run, "--repo", "team/results", "--dry-run", "--json"])
+        assert dry.exit_code == 0, dry.stderr
+        planned = json.loads(dry.stdout)["uploaded"]
+        assert [item["run_id"] for item in planned] == [finished_run]
+        assert planned[0]["path"].startswith("envelopes/") and planned[0]["bytes"] > 1000
+        assert not hub.requests  # a dry run sends nothing
+
+        refused = runner.invoke(app, ["publish", finished_run, "--repo", "team/results"])
+        assert refused.exit_code == 1 and "HF_TOKEN" in refused.stderr
+
+        monkeypatch.setenv("HF_TOKEN", "hf_write")
+        first = runner.invoke(app, ["publish", finished_run, "--repo", "team/results", "--json"])
+        assert first.exit_code == 0, first.stderr
+        assert [item["path"] for item in json.loads(first.stdout)["uploaded"]] == [planned[0]["path"]]
+        stored = hub.repos["team/results"]
+        (published,) = stored.commits[stored.refs["main"]].items()
+        assert published[0] == planned[0]["path"]
+        validate(json.loads(published[1]))
+
+        again = runner.invoke(app, ["publish", finished_run, "--repo", "team/results", "--json"])
+        assert again.exit_code == 0, again.stderr
+        report = json.loads(again.stdout)
+        assert report["uploaded"] == [] and report["already_there"] == [planned[0]["path"]]
+        assert report["commit"] is None  # nothing new, nothing overwritten
+
+        original = api.results(finished_run)
+        monkeypatch.setenv("BENCHLAB_HOME", str(tmp_path / "reader"))
+        pulled = runner.invoke(app, ["import", "hf", "team/results", "--json"])
+        assert pulled.exit_code == 0, pulled.stderr
+        assert [run["run_id"] for run in json.loads(pulled.stdout)["runs"]] == [finished_run]
+        assert [s.model_dump() for s in api.results(finished_run)] == [s.model_dump() for s in original]
+        repeat = runner.invoke(app, ["import", "hf", "team/results", "--json"])
+        assert json.loads(repeat.stdout)["runs"] == []  # already here: skipped, not duplicated
+
+
+def test_publish_names_a_malformed_repo(finished_run: str) -> None:
+    result = runner.invoke(app, ["publish", finished_run, "--repo", "justaname", "--dry-run"])
+    assert result.exit_code == 1 and "owner/name" in result.stderr

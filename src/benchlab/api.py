@@ -33,7 +33,9 @@ from benchlab.endpoints.detect import ServerInfo
 from benchlab.endpoints.doctor import ServerReport, probe_servers
 from benchlab.engine.runner import RunError, RunObserver, RunRequest, Tally, run_benchmark
 from benchlab.exchange.export import default_path, export_run
-from benchlab.exchange.importers import import_envelope, import_lm_eval
+from benchlab.exchange.importers import AlreadyImported, import_envelope, import_lm_eval
+from benchlab.exchange.publish import PublishReport, download_envelopes, plan
+from benchlab.exchange.publish import publish as publish_uploads
 from benchlab.store.db import Store
 from benchlab.tasks.base import Task
 from benchlab.tasks.registry import TaskSettings, TaskSettingsError, build_task
@@ -64,6 +66,7 @@ __all__ = [
     "lock_status",
     "open_store",
     "prelock",
+    "publish",
     "registry",
     "relock",
     "results",
@@ -312,15 +315,32 @@ def export(reference: str, *, fmt: str = "envelope", output: Path | None = None)
     return export_run(record, samples, fmt, output or default_path(record, fmt))
 
 
-def import_results(source: str, path: Path, *, tag: str | None = None) -> list[RunRecord]:
-    """Read results made elsewhere into the store: `envelope` (a benchlab envelope file) or
-    `lm-eval` (an lm-evaluation-harness results file or output folder, with its sample logs)."""
+def import_results(source: str, location: str | Path, *, tag: str | None = None) -> list[RunRecord]:
+    """Read results made elsewhere into the store: `envelope` (a benchlab envelope file), `lm-eval`
+    (an lm-evaluation-harness results file or output folder, with its sample logs) or `hf` (every
+    envelope in a published dataset repository `owner/name`; runs already here are skipped)."""
     store = open_store()
     if source == "envelope":
-        return [import_envelope(store, path)]
+        return [import_envelope(store, Path(location))]
     if source == "lm-eval":
-        return import_lm_eval(store, path, tag=tag)
-    raise RunError(f"cannot import from {source!r}; choose envelope or lm-eval.")
+        return import_lm_eval(store, Path(location), tag=tag)
+    if source == "hf":
+        imported = []
+        for path in download_envelopes(str(location), cache_dir=settings.cache_dir() / "hub"):
+            with contextlib.suppress(AlreadyImported):
+                imported.append(import_envelope(store, path))
+        return imported
+    raise RunError(f"cannot import from {source!r}; choose envelope, lm-eval or hf.")
+
+
+def publish(references: list[str], *, repo: str, dry_run: bool = False) -> PublishReport:
+    """Upload runs (ids or tags) to a Hugging Face dataset as content-addressed envelopes."""
+    store = open_store()
+    runs = []
+    for reference in references:
+        record = get_run(reference)
+        runs.append((record, store.results(record.run_id, with_transcripts=True)))
+    return publish_uploads(repo, plan(runs), dry_run=dry_run)
 
 
 def doctor(servers: list[str] | None = None, *, api_key: str | None = None) -> list[ServerReport]:

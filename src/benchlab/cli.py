@@ -27,6 +27,7 @@ from benchlab.engine.runner import RunError
 from benchlab.exchange.envelope import EnvelopeError
 from benchlab.exchange.export import ExportError
 from benchlab.exchange.importers import ImportFailed
+from benchlab.exchange.publish import PublishError
 from benchlab.store.db import StoreError
 from benchlab.surfaces import catalog_views
 from benchlab.surfaces import console as views
@@ -56,6 +57,7 @@ KNOWN_ERRORS = (
     EnvelopeError,
     ExportError,
     ImportFailed,
+    PublishError,
     SandboxUnavailable,
 )
 
@@ -340,18 +342,47 @@ def export(
     out.print(f"wrote {path}")
 
 
+@app.command()
+def publish(
+    references: Annotated[list[str], typer.Argument(help="Run ids or tags to publish.")],
+    repo: Annotated[str, typer.Option("--repo", help="The Hugging Face dataset, owner/name.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be uploaded; send nothing.")
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Upload runs to a Hugging Face dataset as validated, content-addressed envelopes (token: HF_TOKEN)."""
+    try:
+        report = api.publish(references, repo=repo, dry_run=dry_run)
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    files = [{"run_id": u.run_id, "path": u.path_in_repo, "bytes": u.size} for u in report.uploaded]
+    if as_json:
+        emit_json({"repo": report.repo, "dry_run": report.dry_run, "commit": report.commit, "uploaded": files,
+                   "already_there": [u.path_in_repo for u in report.already_there]})  # fmt: skip
+        return
+    verb = "would upload" if report.dry_run else "uploaded"
+    for item in files:
+        out.print(f"{verb} {item['path']} ({item['bytes']:,} bytes, run {item['run_id']})")
+    for upload in report.already_there:
+        out.print(f"already there: {upload.path_in_repo} (run {upload.run_id})")
+    if not report.dry_run:
+        out.print(f"{report.repo}: commit {report.commit or 'none (nothing new)'}")
+
+
 @app.command("import")
 def import_command(
-    source: Annotated[str, typer.Argument(help="envelope or lm-eval.")],
-    path: Annotated[
-        Path, typer.Argument(help="The envelope file, or lm-eval's results file or output folder.")
+    source: Annotated[str, typer.Argument(help="envelope, lm-eval or hf.")],
+    location: Annotated[
+        str,
+        typer.Argument(help="Envelope file, lm-eval results file or folder, or owner/name dataset."),
     ],
     tag: Annotated[str | None, typer.Option("--tag", "-t", help="Tag for the imported runs.")] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Read results made elsewhere into the store, so they list, compare and rank like any run."""
     try:
-        records = api.import_results(source, path, tag=tag)
+        records = api.import_results(source, location, tag=tag)
     except KNOWN_ERRORS as error:
         fail(str(error))
     if as_json:

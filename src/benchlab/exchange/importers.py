@@ -41,9 +41,13 @@ class ImportFailed(ValueError):
     """A file that cannot be imported; the message names the file, the problem and the fix."""
 
 
+class AlreadyImported(ImportFailed):
+    """The run is in the store already; nothing was changed."""
+
+
 def store_run(store: Store, record: RunRecord, samples: Sequence[SampleResult]) -> RunRecord:
     if store.run(record.run_id) is not None:
-        raise ImportFailed(
+        raise AlreadyImported(
             f"run {record.run_id} is already in the store (imported before?); "
             f"`benchlab show {record.run_id}` shows it."
         )
