@@ -15,12 +15,13 @@ import contextlib
 import signal
 from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr
 
 from benchlab import settings
 from benchlab.analysis.compare import Comparison, compare_runs
+from benchlab.campaign.plan import PlanError, load_plan
 from benchlab.catalog import fetch as catalog_fetch
 from benchlab.catalog import lock as catalog_lock
 from benchlab.catalog import registry as catalog_registry
@@ -41,12 +42,16 @@ from benchlab.tasks.base import Task
 from benchlab.tasks.registry import TaskSettings, TaskSettingsError, build_task
 from benchlab.types import Endpoint, GenerationParams, RunRecord, SampleResult
 
+if TYPE_CHECKING:
+    from benchlab.campaign.execute import CampaignResult
+
 API_VERSION = 1
 
 __all__ = [
     "API_VERSION",
     "BenchmarkSpec",
     "Comparison",
+    "PlanError",
     "RunError",
     "RunRecord",
     "SampleResult",
@@ -54,6 +59,7 @@ __all__ = [
     "ServerReport",
     "Tally",
     "TaskSettings",
+    "campaign",
     "compare",
     "doctor",
     "export",
@@ -341,6 +347,16 @@ def publish(references: list[str], *, repo: str, dry_run: bool = False) -> Publi
         record = get_run(reference)
         runs.append((record, store.results(record.run_id, with_transcripts=True)))
     return publish_uploads(repo, plan(runs), dry_run=dry_run)
+
+
+def campaign(
+    plan: Path, *, say: Callable[[str], None] | None = None, command: str | None = None
+) -> CampaignResult:
+    """Run a campaign plan (TOML) to the end: every endpoint × benchmark × grid job, resumably, then
+    the paired comparisons it asks for. Running the same plan again resumes where it stopped."""
+    from benchlab.campaign.execute import run_campaign  # the campaign layer drives this API
+
+    return run_campaign(load_plan(plan), say=say or (lambda _: None), command=command)
 
 
 def doctor(servers: list[str] | None = None, *, api_key: str | None = None) -> list[ServerReport]:

@@ -20,6 +20,7 @@ from rich.console import Console
 
 from benchlab import __version__, api, settings
 from benchlab.analysis.compare import PairingError
+from benchlab.campaign.plan import PlanError
 from benchlab.catalog.datasets import DatasetError
 from benchlab.catalog.lock import LockResult
 from benchlab.endpoints.errors import EndpointError
@@ -29,7 +30,7 @@ from benchlab.exchange.export import ExportError
 from benchlab.exchange.importers import ImportFailed
 from benchlab.exchange.publish import PublishError
 from benchlab.store.db import StoreError
-from benchlab.surfaces import catalog_views
+from benchlab.surfaces import campaign_views, catalog_views
 from benchlab.surfaces import console as views
 from benchlab.tasks.sandbox import CodeExecutionDisabled, SandboxUnavailable
 from benchlab.types import RunRecord, RunStatus
@@ -57,6 +58,7 @@ KNOWN_ERRORS = (
     EnvelopeError,
     ExportError,
     ImportFailed,
+    PlanError,
     PublishError,
     SandboxUnavailable,
 )
@@ -340,6 +342,24 @@ def export(
     except KNOWN_ERRORS as error:
         fail(str(error))
     out.print(f"wrote {path}")
+
+
+@app.command()
+def campaign(
+    plan: Annotated[Path, typer.Argument(help="The campaign plan (TOML).")],
+    as_json: JsonOption = False,
+) -> None:
+    """Run a campaign plan resumably to the end, then print the paired comparisons it asks for."""
+    say = (lambda _: None) if as_json else (lambda line: err.print(f"[dim]{line}[/]"))
+    try:
+        result = api.campaign(plan, say=say, command=_command_line())
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    if as_json:
+        emit_json(campaign_views.campaign_dict(result))
+    else:
+        out.print(campaign_views.campaign_report(result))
+    raise typer.Exit(0 if result.ok else EXIT_FAILURE)
 
 
 @app.command()
