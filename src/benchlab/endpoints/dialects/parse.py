@@ -258,8 +258,7 @@ class _Unreadable:
 def _trim_value(raw: str) -> str:
     """Drop the newline after the opening tag and before the closing one (the documented layout)."""
     value = raw[1:] if raw.startswith("\n") else raw
-    value = value[:-1] if value.endswith("\n") else value
-    return value.strip() if "\n" not in value else value
+    return value[:-1] if value.endswith("\n") else value
 
 
 def _typed_value(value: str, schema: Mapping[str, Any] | None) -> Any:
