@@ -56,7 +56,7 @@ def test_tools_join_the_existing_system_message(dialect: str) -> None:
     system = rendered[0]
     assert system["role"] == "system"
     assert system["content"].startswith("You are a terse assistant.\n\n")
-    assert json.dumps(WEATHER) in system["content"]
+    assert "<tools>\n" + json.dumps(WEATHER["function"]) + "\n</tools>" in system["content"]
     assert sum(1 for message in rendered if message["role"] == "system") == 1
 
 

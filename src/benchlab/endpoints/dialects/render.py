@@ -17,7 +17,7 @@ from benchlab.endpoints.dialects.lenient_json import decode
 _HERMES_FORMAT = """\
 # Tools
 
-You can call the functions described below. Each line inside <tools></tools> is one function's \
+You can call the functions described below. Each line of the tools block is one function's \
 JSON schema:
 <tools>
 {tools}
@@ -29,8 +29,8 @@ To call a function, write a JSON object with the function's name and its argumen
 {{"name": "function_name", "arguments": {{"argument_name": "value"}}}}
 </tool_call>
 Write one <tool_call> block per call; several blocks in one reply are allowed. The arguments must \
-be valid JSON that follows the schema. Results come back inside <tool_response></tool_response> \
-tags. When no function is needed, or once you have what you need, answer in plain text with no \
+be valid JSON that follows the schema. Each result comes back to you in a tool_response block. \
+When no function is needed, or once you have what you need, answer in plain text with no \
 tags."""
 
 _PI_FORMAT = (
@@ -48,7 +48,7 @@ block is not carried out.
 _QWEN_FORMAT = """\
 # Tools
 
-You can call the functions described below. Each line inside <tools></tools> is one function's \
+You can call the functions described below. Each line of the tools block is one function's \
 JSON schema:
 <tools>
 {tools}
@@ -63,8 +63,8 @@ value
 </function>
 </tool_call>
 Write text values as they are, numbers and true/false bare, and objects or arrays as JSON. Write \
-one <tool_call> block per call; several blocks in one reply are allowed. Results come back inside \
-<tool_response></tool_response> tags. When no function is needed, or once you have what you \
+one <tool_call> block per call; several blocks in one reply are allowed. Each result comes back to \
+you in a tool_response block. When no function is needed, or once you have what you \
 need, answer in plain text with no tags."""
 
 _FORMATS = {"hermes": _HERMES_FORMAT, "qwen": _QWEN_FORMAT, "pi": _PI_FORMAT}
@@ -72,8 +72,15 @@ _FORMATS = {"hermes": _HERMES_FORMAT, "qwen": _QWEN_FORMAT, "pi": _PI_FORMAT}
 
 def system_prompt(dialect: str, tools: list[dict[str, Any]]) -> str:
     """The tool section of the system prompt for `dialect`."""
-    listing = "\n".join(json.dumps(tool, ensure_ascii=False) for tool in tools)
+    # One function object per line, name first: the layout chat templates for tool-trained models use.
+    listing = "\n".join(json.dumps(_function_of(tool), ensure_ascii=False) for tool in tools)
     return _FORMATS[dialect].format(tools=listing)
+
+
+def _function_of(tool: dict[str, Any]) -> dict[str, Any]:
+    function = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+    name_first = {"name": function.get("name")}
+    return {**name_first, **{key: value for key, value in function.items() if key != "name"}}
 
 
 def render_call(dialect: str, name: str, arguments: dict[str, Any]) -> str:
