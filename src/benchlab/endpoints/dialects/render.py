@@ -78,7 +78,8 @@ def system_prompt(dialect: str, tools: list[dict[str, Any]]) -> str:
 
 
 def _function_of(tool: dict[str, Any]) -> dict[str, Any]:
-    function = tool.get("function") if isinstance(tool.get("function"), dict) else tool
+    inner = tool.get("function")
+    function: dict[str, Any] = inner if isinstance(inner, dict) else tool
     name_first = {"name": function.get("name")}
     return {**name_first, **{key: value for key, value in function.items() if key != "name"}}
 
