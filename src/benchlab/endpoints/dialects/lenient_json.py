@@ -23,7 +23,7 @@ _UNAMBIGUOUS_MENDS = (
     "found line comment",
     "found block comment",
     "found a comment",
-    "stray escape sequence",
+    "found a stray escape sequence",
     "the parser returned early, checking if there's more json elements",
     "there were no more elements, returning the element without the array",
 )
@@ -51,7 +51,7 @@ def decode(text: str) -> Decoded:
         return Decoded(json.loads(body))
     except json.JSONDecodeError:
         pass
-    value, log = repair_json(body, return_objects=True, logging=True)
+    value, log = repair_json(_close_truncated(body), return_objects=True, logging=True)
     guesses = [entry["text"] for entry in log if not _unambiguous(entry["text"])]
     if guesses:
         guess = guesses[0].rstrip(".")
@@ -63,7 +63,34 @@ def decode(text: str) -> Decoded:
 
 def _unambiguous(message: str) -> bool:
     lowered = message.lower()
-    return any(lowered.startswith(prefix) for prefix in _UNAMBIGUOUS_MENDS)
+    return any(fragment in lowered for fragment in _UNAMBIGUOUS_MENDS)
+
+
+def _close_truncated(text: str) -> str:
+    """Add the closing brackets a reply cut off after its last value left out.
+
+    Only when the text ends outside a string and every bracket so far matched: then the missing
+    closers are the only possible ending. Anything else goes to json_repair as it is."""
+    expected: list[str] = []
+    quote: str | None = None
+    escaped = False
+    for char in text:
+        if quote is not None:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == quote:
+                quote = None
+        elif char in "\"'":
+            quote = char
+        elif char in "{[":
+            expected.append("}" if char == "{" else "]")
+        elif char in "}]" and (not expected or expected.pop() != char):
+            return text  # a mismatched closer: not a clean cut-off
+    if quote is not None or not expected:
+        return text
+    return text.rstrip().rstrip(",") + "".join(reversed(expected))
 
 
 def snippet(text: str, limit: int = 80) -> str:
