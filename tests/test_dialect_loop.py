@@ -15,6 +15,7 @@ import pytest
 from benchlab.endpoints.client import ChatClient, RetryPolicy
 from benchlab.endpoints.dialects import with_dialect
 from benchlab.endpoints.dialects.render import render_call
+from benchlab.endpoints.doctor import probe
 from benchlab.testing.scripted_server import Reply, ScriptedServer, message_text
 from benchlab.types import Endpoint, GenerationParams
 
@@ -139,3 +140,24 @@ async def test_raw_keeps_call_markup_the_server_did_not_parse_as_text() -> None:
     assert completion.tool_calls == []
     assert completion.content == text
     assert completion.tool_parse_error is not None and "--dialect hermes" in completion.tool_parse_error
+
+
+async def test_doctor_says_which_prompt_dialects_the_model_follows() -> None:
+    def respond(body: dict[str, Any]) -> Reply:
+        system = body["messages"][0]["content"] if body["messages"][0]["role"] == "system" else ""
+        if "<function=function_name>" in system:
+            return Reply.text(
+                "<tool_call>\n<function=get_weather>\n<parameter=city>\nParis\n</parameter>\n</function>"
+            )
+        if "<think>" in system:
+            return Reply.text(
+                '<think>Paris.</think>\n<tool_call>{"name": "get_weather", "arguments": {city: Paris}}'
+            )
+        return Reply.text("It is probably mild in Paris.")
+
+    with ScriptedServer(respond) as server:
+        report = await probe(server.base_url, api_key=None)
+    checks = {check.name: check for check in report.checks}
+    dialects = checks["prompt dialects"]
+    assert dialects.ok is True
+    assert dialects.detail == "hermes: answered in text; qwen: called 'get_weather'; pi: unreadable call"
