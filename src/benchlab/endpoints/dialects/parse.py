@@ -182,41 +182,23 @@ def parse_qwen(text: str, tools: list[dict[str, Any]] | None = None) -> Parsed:
     """Calls in the Qwen3-Coder XML form; `tools` types the parameter values."""
     schemas = _parameter_schemas(tools or [])
     wrappers, outside = _find_blocks(text, _WRAPPER_OPEN, _WRAPPER_CLOSE)
-    outside = _WRAPPER_CLOSE.sub("", outside)
-    calls: list[ParsedCall] = []
-    errors: list[str] = []
-    attempts = 0
+    attempts: list[ParsedCall | str] = []  # in reply order: a call, or why it could not be read
     for wrapper in wrappers:
-        if _FUNCTION_OPEN.search(wrapper.body):
-            functions, rest = _find_blocks(wrapper.body, _FUNCTION_OPEN, _FUNCTION_CLOSE)
-            if rest.strip():
-                outside += "\n" + rest
-        else:
-            attempts += 1
+        if not _FUNCTION_OPEN.search(wrapper.body):  # a hermes JSON call in the wrapper
             read, error = _json_block(wrapper.body)
-            calls.extend(read)
-            if error:
-                errors.append(f"call {attempts}: {error}")
+            attempts.extend(read if error is None else [*read, error])
             continue
-        for function in functions:
-            attempts += 1
-            call = _qwen_function(function, schemas)
-            if isinstance(call, str):
-                errors.append(f"call {attempts}: {call}")
-            else:
-                calls.append(call)
-    bare, outside = _find_blocks(outside, _FUNCTION_OPEN, _FUNCTION_CLOSE)
-    for function in bare:  # the model left out the wrapper
-        attempts += 1
-        call = _qwen_function(function, schemas)
-        if isinstance(call, str):
-            errors.append(f"call {attempts}: {call}")
-        else:
-            calls.append(call)
+        functions, rest = _find_blocks(wrapper.body, _FUNCTION_OPEN, _FUNCTION_CLOSE)
+        attempts.extend(_qwen_function(function, schemas) for function in functions)
+        outside += "\n" + rest
+    bare, outside = _find_blocks(_WRAPPER_CLOSE.sub("", outside), _FUNCTION_OPEN, _FUNCTION_CLOSE)
+    attempts.extend(_qwen_function(function, schemas) for function in bare)  # the wrapper left out
     outside = _FUNCTION_CLOSE.sub("", outside)
     if not attempts:  # no XML at all: a bare JSON call still counts, as under hermes
         return _untagged_json_calls(outside, set(schemas) or None)
-    return Parsed(calls, _tidy(outside), _join(errors, attempts))
+    calls = [attempt for attempt in attempts if isinstance(attempt, ParsedCall)]
+    errors = [f"call {n}: {a}" for n, a in enumerate(attempts, 1) if isinstance(a, str)]
+    return Parsed(calls, _tidy(outside), _join(errors, len(attempts)))
 
 
 def _qwen_function(block: _Block, schemas: Mapping[str, Mapping[str, Any]]) -> ParsedCall | str:
