@@ -92,6 +92,7 @@ async def test_a_tool_loop_runs_over_a_prompt_dialect(dialect: str) -> None:
     assert len(requests) == 2
     for body in requests:
         assert "tools" not in body
+        assert body["stop"] == ["<tool_response>"]  # the model may not invent the tool's result
         assert body["messages"][0]["role"] == "system"
         assert '"name": "get_weather"' in body["messages"][0]["content"]
     wire = requests[1]["messages"]
@@ -119,6 +120,7 @@ async def test_without_tools_a_prompt_dialect_leaves_the_reply_alone() -> None:
         body = server.requests[0]
     assert completion.content == text and completion.tool_calls == []
     assert [m["role"] for m in body["messages"]] == ["user"]
+    assert "stop" not in body
 
 
 async def test_raw_sends_tools_natively_and_keeps_native_calls() -> None:
@@ -128,6 +130,7 @@ async def test_raw_sends_tools_natively_and_keeps_native_calls() -> None:
         body = server.requests[0]
     assert body["tools"] == [WEATHER]
     assert body["messages"] == QUESTION
+    assert "stop" not in body
     assert [json.loads(c["function"]["arguments"]) for c in completion.tool_calls] == [{"city": "Berlin"}]
     assert completion.tool_parse_error is None
 
@@ -161,3 +164,12 @@ async def test_doctor_says_which_prompt_dialects_the_model_follows() -> None:
     dialects = checks["prompt dialects"]
     assert dialects.ok is True
     assert dialects.detail == "hermes: answered in text; qwen: called 'get_weather'; pi: unreadable call"
+
+
+async def test_the_result_stop_joins_the_tasks_own_stops() -> None:
+    with ScriptedServer(Reply.text("Fine.")) as server:
+        async with client_for(server) as client:
+            params = GenerationParams(max_tokens=16, stop=["END"])
+            await with_dialect(client.chat, "qwen")(QUESTION, params, tools=[WEATHER])
+        body = server.requests[0]
+    assert body["stop"] == ["END", "<tool_response>"]

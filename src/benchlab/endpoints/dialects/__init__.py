@@ -19,6 +19,7 @@ from benchlab.endpoints.dialects.render import render_messages
 from benchlab.types import Completion, GenerationParams
 
 DIALECTS: tuple[str, ...] = ("raw", "hermes", "qwen", "pi")
+RESULT_STOP = "<tool_response>"  # prompt dialects stop the reply where a tool result would begin
 
 __all__ = ["DIALECTS", "Chat", "UnknownDialect", "parse_reply", "with_dialect"]
 
@@ -80,6 +81,9 @@ class _PromptDialect:
         response_format: dict[str, Any] | None = None,
     ) -> Completion:
         wire = render_messages(self.dialect, messages, tools)
+        if tools and RESULT_STOP not in (params.stop or []):
+            # A model that writes a call may go on to invent its result; the result is ours to give.
+            params = params.model_copy(update={"stop": [*(params.stop or []), RESULT_STOP]})
         completion = await self.chat(wire, params, tools=None, response_format=response_format)
         if not tools or completion.tool_calls:
             # No tools offered: nothing to read. Native calls despite no `tools` field: the server
