@@ -21,7 +21,15 @@ from benchlab.types import Completion, GenerationParams
 DIALECTS: tuple[str, ...] = ("raw", "hermes", "qwen", "pi")
 RESULT_STOP = "<tool_response>"  # prompt dialects stop the reply where a tool result would begin
 
-__all__ = ["DIALECTS", "RESULT_STOP", "Chat", "UnknownDialect", "parse_reply", "unparsed_markup", "with_dialect"]
+__all__ = [
+    "DIALECTS",
+    "RESULT_STOP",
+    "Chat",
+    "UnknownDialect",
+    "parse_reply",
+    "unparsed_markup",
+    "with_dialect",
+]
 
 
 class Chat(Protocol):
