@@ -1,7 +1,8 @@
 """`benchlab doctor`: find servers and say what each one supports, and what to fix.
 
 Each check is a real request: a model listing, a short streamed reply with usage requested, a reply
-with one tool offered. Nothing is assumed from the server's name.
+with one tool offered (natively, then through each prompt dialect). Nothing is assumed from the
+server's name.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pydantic import SecretStr
 
 from benchlab.endpoints.client import ChatClient, RetryPolicy
 from benchlab.endpoints.detect import detect_server
+from benchlab.endpoints.dialects import DIALECTS, with_dialect
 from benchlab.endpoints.errors import EndpointError
 from benchlab.types import Endpoint, GenerationParams
 
@@ -84,6 +86,7 @@ async def probe(url: str, *, api_key: str | None) -> ServerReport:
         )
         report.checks.extend(await _check_stream(client))
         report.checks.append(await _check_tools(client))
+        report.checks.append(await _check_prompt_dialects(client))
         if info.slots:
             report.checks.append(Check("parallel slots", True, f"{info.slots} (used by --concurrency auto)"))
         return report
@@ -139,6 +142,31 @@ async def _check_tools(client: ChatClient) -> Check:
     except json.JSONDecodeError:
         parsed = "arguments are not valid JSON"
     return Check("native tool calls", True, f"called {call.get('name')!r}, {parsed}")
+
+
+async def _check_prompt_dialects(client: ChatClient) -> Check:
+    """The same tool request through each prompt dialect (tools in the prompt, calls read from text)."""
+    prompt_dialects = [dialect for dialect in DIALECTS if dialect != "raw"]
+    outcomes = await asyncio.gather(*(_try_dialect(client, dialect) for dialect in prompt_dialects))
+    results = dict(zip(prompt_dialects, outcomes, strict=True))
+    detail = "; ".join(f"{dialect}: {what}" for dialect, (_, what) in results.items())
+    # None, not False, when none works: a model may answer a weather question in text on purpose.
+    return Check("prompt dialects", True if any(ok for ok, _ in outcomes) else None, detail)
+
+
+async def _try_dialect(client: ChatClient, dialect: str) -> tuple[bool, str]:
+    messages = [{"role": "user", "content": "What is the weather in Paris?"}]
+    chat = with_dialect(client.chat, dialect)
+    try:
+        completion = await chat(messages, GenerationParams(max_tokens=160), tools=[_PROBE_TOOL])
+    except EndpointError as error:
+        return False, f"request failed ({error})"
+    names = [call["function"]["name"] for call in completion.tool_calls]
+    if names:
+        return True, f"called {', '.join(repr(name) for name in names)}"
+    if completion.tool_parse_error:
+        return False, "unreadable call"
+    return False, "answered in text"
 
 
 def _ms(seconds: float | None) -> str:
