@@ -67,11 +67,13 @@ def loose_variants(response: str) -> list[str]:
 
 
 def judge(instructions: Sequence[Instruction], response: str) -> list[Verdict]:
-    variants = loose_variants(response)
+    # Variants that repeat one already tried (a one-line reply has several empty ones) are skipped.
+    variants = [v for i, v in enumerate(loose_variants(response)) if i and v != response]
+    variants = list(dict.fromkeys(variants))
     verdicts = []
     for instruction in instructions:
         follows = instruction.verifier.follows
         strict = follows(response, instruction.params)
-        loose = strict or any(follows(variant, instruction.params) for variant in variants[1:])
+        loose = strict or any(follows(variant, instruction.params) for variant in variants)
         verdicts.append(Verdict(instruction.id, strict, loose))
     return verdicts

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from benchlab.analysis.summary import count_summary, rate
+from benchlab.catalog.datasets import DatasetError
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.instruct.evaluate import Instruction, judge, parse_instructions
 from benchlab.tasks.instruct.text import require_language_detection
@@ -25,8 +26,9 @@ from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Sc
 DEFAULT_MAX_TOKENS = {False: 2048, None: 8192, True: 16384}
 
 
-class InstructRowError(ValueError):
-    """A dataset row the verifiers cannot check; the message names the sample and the field."""
+class InstructRowError(DatasetError):
+    """A dataset row the verifiers cannot check; the message names the sample and the field.
+    Raised from `solve()`, before the model is asked, so the run stops with this message."""
 
 
 class InstructTask:

@@ -9,7 +9,7 @@ same text always gets the same verdict.
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 from typing import Literal
 
 Relation = Literal["less than", "at least"]
@@ -141,7 +141,12 @@ def _detector_ready() -> None:
         raise LanguageDetectionUnavailable(
             "instruction-following runs need the language detector: pip install 'benchlab[instruct]'"
         ) from error
+    from langdetect.detector_factory import init_factory
+
     DetectorFactory.seed = 0  # langdetect samples n-grams at random; a fixed seed makes it repeatable
+    # Load the language profiles now (about a second), not inside the first score of a run, where
+    # it would stall the event loop and inflate the timings of requests in flight.
+    init_factory()
 
 
 def require_language_detection() -> None:
@@ -149,9 +154,13 @@ def require_language_detection() -> None:
     _detector_ready()
 
 
+@lru_cache(maxsize=512)
 def detect_language(text: str) -> str | None:
     """The ISO 639-1 code of the text's language (`langdetect`'s codes: "en", "de", "zh-cn"…), or
-    None when the text holds nothing to detect from (only digits, symbols or whitespace)."""
+    None when the text holds nothing to detect from (only digits, symbols or whitespace).
+
+    Cached: detection takes milliseconds to tenths of a second, and the loose variants of one
+    reply, and several instructions on it, often ask about the same text."""
     _detector_ready()
     from langdetect import detect
     from langdetect.lang_detect_exception import LangDetectException
