@@ -4,6 +4,8 @@ measurements underneath (sentences, words, paragraphs, language); malformed inst
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from benchlab.tasks.instruct.evaluate import judge, loose_variants, parse_instructions
 from benchlab.tasks.instruct.text import (
@@ -175,3 +177,28 @@ def test_language_detection_is_deterministic_and_offline() -> None:
     text = "Das ist ein kurzer Satz über das Wetter in der Stadt."
     assert {detect_language(text) for _ in range(5)} == {"de"}
     assert detect_language("12345 !!! ---") is None  # nothing to detect from
+
+
+# One valid parameter set per instruction, for the property tests below.
+SAMPLE_PARAMS = {case.instruction_id: case.kwargs for case in CASES}
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    st.lists(
+        st.sampled_from(
+            [*"aZé,.!?*-[]<>{}\"' \n\t09", "***", "******", "\n\n", "P.S.", "word ", "SECTION 1"]
+        ),
+        max_size=60,
+    ).map("".join)
+)
+def test_any_reply_gets_a_verdict_and_loose_never_takes_credit_away(reply: str) -> None:
+    instructions = parse_instructions(list(SAMPLE_PARAMS), list(SAMPLE_PARAMS.values()))
+    first = judge(instructions, reply)
+    assert first == judge(instructions, reply)  # deterministic, language included
+    assert all(v.loose or not v.strict for v in first)
+
+
+def test_pathological_json_is_a_failed_instruction_not_a_crash() -> None:
+    (instruction,) = parse_instructions(["detectable_format:json_format"], [{}])
+    assert judge([instruction], "[" * 100_000 + "]" * 100_000)[0].loose is False

@@ -89,7 +89,7 @@ def _json(response: str, params: NoParams) -> bool:
     text = _OPENING_FENCE.sub("", response.strip()).removesuffix("```").strip()
     try:
         json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
         return False
     return True
 
