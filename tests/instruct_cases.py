@@ -345,6 +345,7 @@ CASES: tuple[Case, ...] = (
     Case("detectable_format:title", {}, "<<Midnight Platform>>\nThe last train sighs.", True),
     Case("detectable_format:title", {}, "Midnight Platform\nThe last train sighs.", False),
     Case("detectable_format:title", {}, "<< >>\nThe last train sighs.", False, note="blank title"),
+    Case("detectable_format:title", {}, "<<<>>>\nThe last train sighs.", False, note="only brackets"),
     # combination:repeat_prompt
     Case(
         "combination:repeat_prompt",

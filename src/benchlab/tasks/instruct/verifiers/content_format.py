@@ -95,7 +95,8 @@ def _json(response: str, params: NoParams) -> bool:
 
 
 def _title(response: str, params: NoParams) -> bool:
-    return any(title.strip() for title in re.findall(r"<<([^\n]+)>>", response))
+    # "<<<>>>" holds only brackets: not a title.
+    return any(title.lstrip("<").rstrip(">").strip() for title in re.findall(r"<<([^\n]+)>>", response))
 
 
 VERIFIERS: tuple[Verifier, ...] = (
