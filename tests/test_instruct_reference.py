@@ -52,7 +52,13 @@ def _load_reference() -> types.ModuleType | None:
             package = types.ModuleType(name)
             package.__path__ = [str(path)]
             sys.modules[name] = package
-    return importlib.import_module("lm_eval.tasks.ifeval.utils")
+    try:
+        return importlib.import_module("lm_eval.tasks.ifeval.utils")
+    finally:
+        # Leave no bare packages behind for other tests that may import the real harness.
+        for name in [name for name in sys.modules if name == "lm_eval" or name.startswith("lm_eval.")]:
+            if saved.get(name) is None:
+                del sys.modules[name]
 
 
 reference = _load_reference()
