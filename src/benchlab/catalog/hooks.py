@@ -14,6 +14,9 @@ Normalized shapes (documented in docs/catalog.md):
   `challenge_tests` and `setup`.
 - math: `{id, question, answer, solution}` with `answer` the final number as text, commas
   removed ("1,000" → "1000"), so a scorer can compare parsed numbers.
+- instruct: `{id, prompt, instruction_id_list, kwargs}`, one kwargs object per instruction
+  holding only the parameters that instruction takes (IFEval's hub copy fills every key, with
+  nulls; they are dropped so its mirrors normalize to the same rows).
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ Hook = Callable[[dict[str, Any]], dict[str, Any]]
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "code": ("id", "style", "prompt", "entry_point", "tests", "reference"),
     "math": ("id", "question", "answer"),
+    "instruct": ("id", "prompt", "instruction_id_list", "kwargs"),
 }
 
 
@@ -127,7 +131,26 @@ def gsm8k(row: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-HOOKS: dict[str, Hook] = {"humaneval": humaneval, "mbpp": mbpp, "gsm8k": gsm8k}
+def ifeval(row: dict[str, Any]) -> dict[str, Any]:
+    """IFEval: `key` becomes the id; each instruction's kwargs lose their null entries."""
+    key = get_path(row, "key")
+    if not isinstance(key, int | str) or isinstance(key, bool):
+        raise MappingError(f"field 'key' is {type(key).__name__}, not an id", field="key")
+    ids = _strings(row, "instruction_id_list")
+    kwargs = get_path(row, "kwargs")
+    if not isinstance(kwargs, list) or len(kwargs) != len(ids):
+        raise MappingError(
+            f"row {key}: kwargs must be a list with one object per instruction", field="kwargs"
+        )
+    cleaned = []
+    for given in kwargs:
+        if given is not None and not isinstance(given, dict):
+            raise MappingError(f"row {key}: every kwargs entry must be an object", field="kwargs")
+        cleaned.append({name: value for name, value in (given or {}).items() if value is not None})
+    return {"id": str(key), "prompt": _text(row, "prompt"), "instruction_id_list": ids, "kwargs": cleaned}
+
+
+HOOKS: dict[str, Hook] = {"humaneval": humaneval, "mbpp": mbpp, "gsm8k": gsm8k, "ifeval": ifeval}
 
 
 def get_hook(name: str) -> Hook:

@@ -105,6 +105,11 @@ def run_report(record: RunRecord) -> Panel:
         table.add_row("outcomes", " · ".join(f"{name} {count}" for name, count in outcomes.items()))
         table.add_row("no code found", fmt_rate(summary.get("unparseable")))
         table.add_row("isolation", str(summary.get("isolation", "?")))
+    elif record.task_kind == "instruct":
+        for level in ("prompt", "instruction"):
+            for mode in ("strict", "loose"):
+                table.add_row(f"{level}-level {mode}", fmt_rate(summary.get(f"{level}_{mode}")))
+        table.add_row("empty replies", fmt_rate(summary.get("unparseable")))
     else:
         table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
         table.add_row("unparseable", fmt_rate(summary.get("unparseable")))

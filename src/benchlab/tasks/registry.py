@@ -52,9 +52,26 @@ def _code(settings: TaskSettings) -> Task:
     return code
 
 
+def _instruct(settings: TaskSettings) -> Task:
+    from benchlab.tasks.instruct.task import InstructTask
+    from benchlab.tasks.instruct.text import LanguageDetectionUnavailable
+
+    if settings.samples != 1:
+        raise TaskSettingsError("--samples applies to code benchmarks; instruction following asks once.")
+    if settings.options:
+        raise TaskSettingsError(
+            f"instruction following takes no --option (got {', '.join(sorted(settings.options))})."
+        )
+    try:
+        return InstructTask()
+    except LanguageDetectionUnavailable as error:
+        raise TaskSettingsError(str(error)) from None
+
+
 TASK_KINDS: dict[str, Callable[[TaskSettings], Task]] = {
     "mcq": _mcq,
     "code": _code,
+    "instruct": _instruct,
 }
 
 
