@@ -56,6 +56,8 @@ EXPECTED_PARAMETERS = {
     "export": ["reference", "fmt", "output"],
     "import_results": ["source", "location", "tag"],
     "publish": ["references", "repo", "dry_run"],
+    "log_to_mlflow": ["reference", "uri", "experiment"],
+    "campaign": ["plan", "say", "command"],
 }
 
 

@@ -200,7 +200,7 @@ by = "seed"
         assert 6 <= len(before) < 32, "the campaign should be killed midway"
 
         finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr
+    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr
     report = json.loads(finished.stdout)
     assert [job["run"]["status"] for job in report["jobs"]] == ["finished", "finished"]
     assert {job["replica"] for job in report["jobs"]} <= {one.base_url, two.base_url}

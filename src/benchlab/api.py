@@ -70,6 +70,7 @@ __all__ = [
     "load",
     "lock",
     "lock_status",
+    "log_to_mlflow",
     "open_store",
     "prelock",
     "publish",
@@ -319,6 +320,17 @@ def export(reference: str, *, fmt: str = "envelope", output: Path | None = None)
     record = get_run(reference)
     samples = open_store().results(record.run_id, with_transcripts=fmt in ("envelope", "jsonl"))
     return export_run(record, samples, fmt, output or default_path(record, fmt))
+
+
+def log_to_mlflow(reference: str, *, uri: str, experiment: str = "benchlab") -> str:
+    """Log a run (params, metrics with intervals, per-sample table, envelope) to an MLflow
+    tracking server; returns the MLflow run id. Needs the `mlflow` extra."""
+    from benchlab.exchange.mlflow_log import log_run  # optional dependency, imported on use
+
+    record = get_run(reference)
+    return log_run(
+        record, open_store().results(record.run_id, with_transcripts=True), uri, experiment=experiment
+    )
 
 
 def import_results(source: str, location: str | Path, *, tag: str | None = None) -> list[RunRecord]:

@@ -28,6 +28,7 @@ from benchlab.engine.runner import RunError
 from benchlab.exchange.envelope import EnvelopeError
 from benchlab.exchange.export import ExportError
 from benchlab.exchange.importers import ImportFailed
+from benchlab.exchange.mlflow_log import MlflowError
 from benchlab.exchange.publish import PublishError
 from benchlab.store.db import StoreError
 from benchlab.surfaces import campaign_views, catalog_views
@@ -58,6 +59,7 @@ KNOWN_ERRORS = (
     EnvelopeError,
     ExportError,
     ImportFailed,
+    MlflowError,
     PlanError,
     PublishError,
     SandboxUnavailable,
@@ -186,6 +188,9 @@ def run(
         list[str] | None,
         typer.Option("--option", "-o", help="A task-specific setting KEY=VALUE (repeatable)."),
     ] = None,
+    mlflow: Annotated[
+        str | None, typer.Option("--mlflow", help="Also log the finished run to this MLflow tracking URI.")
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run a benchmark and print its report."""
@@ -223,6 +228,9 @@ def run(
             render=render,
             options=_task_options(option or []),
         )
+        if mlflow:
+            mlflow_run = api.log_to_mlflow(record.run_id, uri=mlflow)
+            err.print(f"logged to MLflow at {mlflow}: run {mlflow_run}")
     except KNOWN_ERRORS as error:
         fail(str(error))
     if as_json:
@@ -335,9 +343,18 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="File to write (default: <run id>.<ext>).")
     ] = None,
+    mlflow: Annotated[
+        str | None,
+        typer.Option("--mlflow", help="Log the run to this MLflow tracking URI instead of a file."),
+    ] = None,
+    experiment: Annotated[str, typer.Option("--experiment", help="The MLflow experiment.")] = "benchlab",
 ) -> None:
-    """Write a run to a file for other tools: the results envelope, per-sample JSONL/CSV, or Parquet."""
+    """Write a run to a file for other tools (envelope, JSONL, CSV, Parquet), or log it to MLflow."""
     try:
+        if mlflow:
+            mlflow_run = api.log_to_mlflow(reference, uri=mlflow, experiment=experiment)
+            out.print(f"logged to MLflow at {mlflow}: experiment {experiment}, run {mlflow_run}")
+            return
         path = api.export(reference, fmt=fmt, output=output)
     except KNOWN_ERRORS as error:
         fail(str(error))
