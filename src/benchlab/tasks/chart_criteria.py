@@ -4,7 +4,7 @@ markup and the task. docs/chart-tasks.md states every rule below for users.
 | criterion       | points | how it is earned                                                        |
 |-----------------|-------:|-------------------------------------------------------------------------|
 | data present    |     30 | share of the table's labels, values (and series names) on the chart |
-| valid markup    |     20 | 10 a chart element (svg + shapes, canvas + script, heatmap table); 10 no parse errors |
+| valid markup    |     20 | 10 a chart element (svg + shapes, canvas + script, table); 10 no parse errors |
 | design tokens   |     20 | palette 8 (share of colours used), background 3, text 3, font 3, radius 3 |
 | chart type      |     10 | evidence of the requested type (bars, lines, arcs, points, cells…)     |
 | banned absent   |     10 | none of the task's banned patterns present                              |
