@@ -105,6 +105,16 @@ def run_report(record: RunRecord) -> Panel:
         table.add_row("outcomes", " · ".join(f"{name} {count}" for name, count in outcomes.items()))
         table.add_row("no code found", fmt_rate(summary.get("unparseable")))
         table.add_row("isolation", str(summary.get("isolation", "?")))
+    elif record.task_kind == "chart":
+        table.add_row("mean score", _interval(summary.get("score") or {}))
+        criteria = summary.get("criteria") or {}
+        table.add_row("criteria", " · ".join(f"{k} {v['mean']}/{v['max']:g}" for k, v in criteria.items()))
+        table.add_row("perfect charts", fmt_rate(summary.get("perfect")))
+        table.add_row("no chart found", fmt_rate(summary.get("unparseable")))
+        render = summary.get("render") or {}
+        if render.get("enabled"):
+            kinds = " · ".join(f"{k} {v}" for k, v in (render.get("by_kind") or {}).items())
+            table.add_row("render failures", f"{fmt_rate(render.get('failures'))}  ({kinds})")
     else:
         table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
         table.add_row("unparseable", fmt_rate(summary.get("unparseable")))

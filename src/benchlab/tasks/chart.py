@@ -284,6 +284,10 @@ class ChartTask:
             "failures": rate(failed, len(rendered)),
             "by_kind": failures,
         }
+        subjects: dict[str, list[float]] = {}
+        for r in scored:
+            subjects.setdefault(r.subject or "(none)", []).append(r.score.value)
+        summary["by_subject"] = {name: _mean_entry(found) for name, found in sorted(subjects.items())}
         summary["truncated"] = sum(1 for r in scored if r.score.details.get("finish_reason") == "length")
         return summary
 
