@@ -146,3 +146,17 @@ def test_the_shipped_file_is_what_the_generator_writes() -> None:
     spec.loader.exec_module(module)
     shipped = (REPO / "src" / "benchlab" / "catalog" / "builtin" / "chart_core.jsonl").read_text("utf-8")
     assert [json.loads(line) for line in shipped.splitlines()] == module.build()
+
+
+def test_missing_parser_or_browser_packages_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    for name in ("benchlab.tasks.chart", "benchlab.tasks.chart_markup"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setitem(sys.modules, "html5lib", None)
+    with pytest.raises(TaskSettingsError, match=r"need html5lib .*pip install 'benchlab\[chart\]'"):
+        build_task("chart", TaskSettings())
+    monkeypatch.undo()
+    monkeypatch.setitem(sys.modules, "playwright.async_api", None)
+    with pytest.raises(TaskSettingsError, match=r"--render needs Playwright and Pillow .*benchlab\[render\]"):
+        build_task("chart", TaskSettings(render=True))
