@@ -30,7 +30,7 @@ def smoke_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def test_the_null_model_scores_near_zero_on_charts(smoke_server: str, benchlab_home: Path) -> None:
-    record = api.run("chart_core", server=smoke_server, n=2, max_tokens=128, think=False)
+    record = api.run("chart_core", server=smoke_server, n=2, max_tokens=64, think=False)
     assert record.status is RunStatus.FINISHED and record.task_kind == "chart"
     assert record.endpoint.server_kind.value == "llama.cpp"
     results = api.results(record.run_id)

@@ -204,13 +204,15 @@ class ChartTask:
         path = self.save(sample, html)
         details["html_path"] = str(path) if path else None
         details["html_sha256"] = chart_digest(html)
+        # What `benchlab show` lists as the answer: where the chart is, else its opening.
+        extracted = str(path) if path else html[:200]
         parsed = parse_chart(html)
         if chart_root(parsed, spec) is None:
             return Score(
                 error_kind=ErrorKind.MODEL,
                 error="no chart: the markup has no <svg> with shapes, no <canvas> with a drawing script"
                 + (" and no heatmap table" if spec.chart_type == "heatmap" else ""),
-                extracted=html[:200],
+                extracted=extracted,
                 details=details,
             )
         results = {name: check(parsed, spec) for name, check in CRITERIA.items()}
@@ -234,7 +236,7 @@ class ChartTask:
         return Score(
             value=round(total / 100, 4),
             correct=total >= 100,
-            extracted=html[:200],
+            extracted=extracted,
             details=details,
         )
 
