@@ -25,7 +25,7 @@ from benchlab.tasks.chart_criteria import colours_in
 from benchlab.tasks.chart_spec import CHART_TYPES, ChartSpec
 from benchlab.tasks.registry import TaskSettings, TaskSettingsError, build_task
 from benchlab.testing.scripted_server import Reply, ScriptedServer, last_user_text
-from benchlab.types import Endpoint, ErrorKind, RunStatus
+from benchlab.types import Completion, Endpoint, ErrorKind, GenerationParams, RunStatus
 from chart_fixtures import COMMENT_ONLY, PERFECT_SVG, fenced, sample
 
 REPO = Path(__file__).resolve().parents[1]
@@ -160,3 +160,20 @@ def test_missing_parser_or_browser_packages_are_named(monkeypatch: pytest.Monkey
     monkeypatch.setitem(sys.modules, "playwright.async_api", None)
     with pytest.raises(TaskSettingsError, match=r"--render needs Playwright and Pillow .*benchlab\[render\]"):
         build_task("chart", TaskSettings(render=True))
+
+
+def test_a_browser_that_cannot_start_is_an_infra_error_not_the_models(tmp_path: Path) -> None:
+    task = ChartTask(render=True, artifacts=tmp_path, browser=str(tmp_path / "gone-chromium"))
+
+    async def chat(messages: list[dict[str, Any]], params: GenerationParams, **_: Any) -> Completion:
+        return Completion(content=fenced(PERFECT_SVG), finish_reason="stop")
+
+    chart_sample = sample("infra")
+    try:
+        transcript = asyncio.run(task.solve(chart_sample, chat, GenerationParams()))
+    finally:
+        task.close()
+    result = task.score(chart_sample, transcript)
+    assert transcript.state["render"]["status"] == "unavailable"
+    assert result.error_kind is ErrorKind.INFRA
+    assert result.error is not None and "gone-chromium" in result.error

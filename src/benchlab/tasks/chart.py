@@ -277,7 +277,7 @@ class ChartTask:
         for render in rendered:
             failures["script_errors"] += bool(render.get("page_errors") or render.get("console_errors"))
             failures["blank"] += bool(render.get("blank"))
-            failures["timeout_or_crash"] += render.get("status") in ("timeout", "crashed", "failed")
+            failures["timeout_or_crash"] += render.get("status") in ("timeout", "crashed")
             failures["blocked"] += bool(render.get("blocked"))
         failed = sum(1 for render in rendered if render_penalties(render))
         summary["render"] = {

@@ -143,6 +143,8 @@ class ChartRenderer:
         return self._submit(self._render(html_path, screenshot_path)).result()
 
     async def _ensure_browser(self) -> Any:
+        if self._browser is not None and not self._browser.is_connected():
+            await self._shutdown()  # the browser died: start a fresh one
         if self._browser is None:
             check_render_ready(self.executable)
             from playwright.async_api import async_playwright
@@ -165,7 +167,10 @@ class ChartRenderer:
             return {"status": "unavailable", "error": str(error)}
         assert self._gate is not None
         async with self._gate:
-            return await self._render_page(browser, html_path.as_uri(), screenshot_path)
+            try:
+                return await self._render_page(browser, html_path.as_uri(), screenshot_path)
+            except Exception as error:  # the browser's failure, not the chart's: an infra error
+                return {"status": "unavailable", "error": f"the browser failed: {error}"}
 
     async def _render_page(self, browser: Any, url: str, screenshot_path: Path) -> dict[str, Any]:
         from playwright.async_api import Error as PlaywrightError
@@ -218,7 +223,11 @@ class ChartRenderer:
             del error
         except PlaywrightError as error:
             text = str(error)
-            status = "timeout" if "Timeout" in text else "crashed" if "crash" in text.lower() else "failed"
+            # A timeout or a crashed page is the chart's doing; anything else (the browser or its
+            # connection went away) is not, and is reported as an infra failure.
+            status = (
+                "timeout" if "Timeout" in text else "crashed" if "crash" in text.lower() else "unavailable"
+            )
             record.update(status=status, error=text.splitlines()[0][:300] if text else status)
         finally:
             try:
