@@ -300,3 +300,14 @@ def test_a_malformed_row_names_the_field_and_the_fix() -> None:
 def test_parse_chart_keeps_comment_tails() -> None:
     parsed = parse_chart("<svg><text>A<!-- hidden 7 -->B 9</text><rect/></svg>")
     assert "hidden" not in parsed.evidence() and "B 9" in parsed.evidence()
+
+
+def test_the_svg_namespace_is_not_data() -> None:
+    year = sample(data={"columns": ["Year", "Trades"], "rows": [["Before", 1999], ["After", 2000]]})
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" width="300" height="200">'
+        '<rect x="10" y="10" width="30" height="60"/><rect x="50" y="10" width="30" height="60"/>'
+        "<text>Before 1999</text><text>After</text></svg>"
+    )
+    why = score(fenced(HEAD + svg + TAIL), year).details["why"]["data_present"]
+    assert why["missing_values"] == [2000]

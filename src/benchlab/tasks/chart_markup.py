@@ -119,7 +119,8 @@ class ParsedChart:
 
     def evidence(self) -> str:
         """Where a data value may legitimately appear: text, attribute values, scripts (no comments)."""
-        values = [value for e in self.elements for value in e.attrs.values()]
+        # Namespace declarations are boilerplate, not data ("2000" in the SVG namespace URL).
+        values = [v for e in self.elements for k, v in e.attrs.items() if not k.startswith("xmlns")]
         return "\n".join([*self.texts, *values, *self.scripts])
 
 
