@@ -145,3 +145,33 @@ SCRIPT_ERROR = PERFECT_SVG.replace("</body>", "<script>drawLegend(document.body)
 
 def fenced(html: str, *, before: str = "Here is the chart.", after: str = "") -> str:
     return f"{before}\n\n```html\n{html}```\n{after}"
+
+
+# An SVG chart built at run time by a script: no shapes in the markup, only in the script.
+SCRIPTED_SVG = (
+    HEAD
+    + """<div class="card"><svg id="chart" width="640" height="400"></svg></div>
+<script>
+  const rows = [["Jan", 12], ["Feb", 5], ["Mar", 31], ["Apr", 18]];
+  const colours = ["#1f6feb", "#2da44e", "#bf3989"];
+  const ns = "http://www.w3.org/2000/svg";
+  const svg = document.getElementById("chart");
+  rows.forEach(([label, value], i) => {
+    const bar = document.createElementNS(ns, "rect");
+    bar.setAttribute("x", 40 + i * 90);
+    bar.setAttribute("y", 300 - value * 8);
+    bar.setAttribute("width", 70);
+    bar.setAttribute("height", value * 8);
+    bar.setAttribute("rx", 6);
+    bar.setAttribute("fill", colours[i % colours.length]);
+    bar.addEventListener("mouseover", () => { svg.dataset.hover = label + ": " + value; });
+    const name = document.createElementNS(ns, "text");
+    name.setAttribute("x", 60 + i * 90);
+    name.setAttribute("y", 330);
+    name.textContent = label;
+    svg.append(bar, name);
+  });
+</script>
+"""
+    + TAIL
+)

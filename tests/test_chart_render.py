@@ -15,7 +15,7 @@ from benchlab.tasks.chart import ChartTask
 from benchlab.tasks.chart_render import DEFAULT_BROWSER, RenderUnavailable, check_render_ready
 from benchlab.tasks.registry import TaskSettings, TaskSettingsError, build_task
 from benchlab.types import Completion, GenerationParams, SampleResult, Score, Transcript
-from chart_fixtures import BLANK_CANVAS, CANVAS, PERFECT_SVG, SCRIPT_ERROR, fenced, sample
+from chart_fixtures import BLANK_CANVAS, CANVAS, PERFECT_SVG, SCRIPT_ERROR, SCRIPTED_SVG, fenced, sample
 
 try:
     check_render_ready(DEFAULT_BROWSER)
@@ -44,12 +44,12 @@ def solve_and_score(task: ChartTask, html: str, sample_id: str) -> tuple[Transcr
 
 
 def test_a_good_chart_renders_and_keeps_its_score(task: ChartTask) -> None:
-    for name, html in (("svg", PERFECT_SVG), ("canvas", CANVAS)):
+    for name, html in (("svg", PERFECT_SVG), ("canvas", CANVAS), ("scripted", SCRIPTED_SVG)):
         transcript, result = solve_and_score(task, html, f"good-{name}")
         render = result.details["render"]
         assert render["status"] == "rendered" and render["blank"] is False, render
         assert render["page_errors"] == [] and render["console_errors"] == [] and render["blocked"] == []
-        assert render["painted"] >= (12 if name == "svg" else 1)
+        assert render["painted"] >= {"svg": 12, "canvas": 1, "scripted": 8}[name]
         screenshot = Path(render["screenshot"])
         assert screenshot == Path(result.details["html_path"]).with_suffix(".png")
         assert screenshot.read_bytes().startswith(b"\x89PNG")

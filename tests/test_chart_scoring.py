@@ -19,6 +19,7 @@ from chart_fixtures import (
     HEAD,
     OFF_TOKENS,
     PERFECT_SVG,
+    SCRIPTED_SVG,
     TAIL,
     fenced,
     sample,
@@ -311,3 +312,41 @@ def test_the_svg_namespace_is_not_data() -> None:
     )
     why = score(fenced(HEAD + svg + TAIL), year).details["why"]["data_present"]
     assert why["missing_values"] == [2000]
+
+
+def test_an_svg_built_by_a_script_is_read_from_the_script() -> None:
+    result = score(fenced(SCRIPTED_SVG))
+    assert result.details["criteria"] == FULL
+    assert result.details["why"]["valid_markup"]["root"] == "svg (scripted)"
+    assert result.details["why"]["chart_type"]["evidence"] == "script-built <rect> marks"
+    assert (
+        score(
+            fenced(SCRIPTED_SVG),
+            sample(
+                chart_type="scatter",
+                data={
+                    "columns": ["Trade", "Hours", "Return"],
+                    "rows": [["T1", 1, 2], ["T2", 3, 4]],
+                },
+            ),
+        ).details["criteria"]["chart_type"]
+        == 0.0
+    )
+
+
+def test_a_heatmap_needs_equal_cells_not_bars() -> None:
+    heat = sample(
+        chart_type="heatmap",
+        data={"columns": ["Team", "Mon", "Tue"], "rows": [["Core", 3, 4], ["Edge", 1, 0]]},
+    )
+    bars = "".join(
+        f'<rect x="{10 * i}" y="0" width="8" height="{h}"/>' for i, h in enumerate((30, 40, 10, 2))
+    )
+    cells = "".join(
+        f'<rect x="{20 * (i % 2)}" y="{20 * (i // 2)}" width="20" height="20" fill="#1f6feb"/>'
+        for i in range(4)
+    )
+    as_bars = score(fenced(HEAD + f"<svg>{bars}</svg>" + TAIL), heat)
+    as_cells = score(fenced(HEAD + f"<svg>{cells}</svg>" + TAIL), heat)
+    assert as_bars.details["criteria"]["chart_type"] == 0.0
+    assert as_cells.details["why"]["chart_type"]["evidence"] == "4 equal-sized <rect> cells (≥ 4)"

@@ -14,6 +14,7 @@ markup and the task. docs/chart-tasks.md states every rule below for users.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -95,11 +96,26 @@ def _plain(value: float) -> int | float:
 # --- valid markup ---------------------------------------------------------------------------------
 
 
+_SCRIPTED_SHAPE = re.compile(r"[\"'`](rect|path|circle|ellipse|line|polyline|polygon)[\"'`]")
+
+
+def scripted_shapes(parsed: ParsedChart) -> set[str]:
+    """SVG shapes a script creates (`createElementNS(ns, "rect")`, d3's `.append("rect")`): a chart
+    built at run time has no shapes in its markup, only in its script."""
+    script = parsed.script
+    if "createElementNS" not in script and not re.search(r"\.append\s*\(", script):
+        return set()
+    return set(_SCRIPTED_SHAPE.findall(script))
+
+
 def chart_root(parsed: ParsedChart, spec: ChartSpec) -> str | None:
-    """Which element carries the chart: `svg`, `canvas` (with a script that draws on it) or, for a
-    heatmap, `table`; None when there is no chart at all."""
+    """Which element carries the chart: `svg` (shapes in the markup), `svg (scripted)` (shapes a
+    script creates), `canvas` (with a script that draws on it) or, for a heatmap, `table`; None when
+    there is no chart at all."""
     if parsed.count("svg") and parsed.count(*SHAPES, svg=True):
         return "svg"
+    if (parsed.count("svg") or "createElementNS" in parsed.script) and scripted_shapes(parsed):
+        return "svg (scripted)"
     if parsed.count("canvas") and "getContext" in parsed.script:
         return "canvas"
     cells = len(spec.data.rows) * len(spec.data.series)
@@ -188,13 +204,26 @@ def type_evidence(parsed: ParsedChart, spec: ChartSpec) -> str | None:
     arcs = [d for d in paths if _ARC.search(d)]
     kind = spec.chart_type
     canvas = parsed.count("canvas") > 0
-    if kind in ("bar", "stacked_bar", "heatmap"):
+    made = scripted_shapes(parsed)
+    if kind == "heatmap":
+        cells = rows * series
+        same_size = _largest_same_size(parsed)
+        if same_size >= cells:
+            return f"{same_size} equal-sized <rect> cells (≥ {cells})"
+        if _coloured_cells(parsed) >= cells:
+            return f"{_coloured_cells(parsed)} coloured table cells (≥ {cells})"
+        if "rect" in made:
+            return "script-built <rect> cells"
+        if canvas and re.search(r"\b(?:fillRect|rect)\s*\(", script):
+            return "canvas cells (fillRect/rect)"
+        return None
+    if kind in ("bar", "stacked_bar"):
         needed = rows * series if kind != "bar" else rows
         rects = parsed.count("rect", svg=True)
         if rects >= needed:
             return f"{rects} <rect> marks (≥ {needed})"
-        if kind == "heatmap" and _coloured_cells(parsed) >= needed:
-            return f"{_coloured_cells(parsed)} coloured table cells (≥ {needed})"
+        if "rect" in made:
+            return "script-built <rect> marks"
         if canvas and re.search(r"\b(?:fillRect|roundRect|rect)\s*\(", script):
             return "canvas rectangles (fillRect/rect/roundRect)"
         return None
@@ -205,11 +234,15 @@ def type_evidence(parsed: ParsedChart, spec: ChartSpec) -> str | None:
             filled = parsed.count("polygon", svg=True) + len(closed)
             if filled:
                 return f"{filled} closed filled shapes (<polygon>/<path … Z>)"
+            if "polygon" in made or ("path" in made and re.search(r"[\"'`\s]Z[\"'`\s]", script)):
+                return "script-built closed shapes (<polygon>/<path … Z>)"
             if canvas and "lineTo" in script and re.search(r"\bfill\s*\(", script):
                 return "canvas filled path (lineTo + fill)"
             return None
         if lines:
             return f"{lines} line shapes (<polyline>/<path> with line commands)"
+        if made & {"polyline", "path"}:
+            return "script-built <polyline>/<path>"
         if canvas and "lineTo" in script and re.search(r"\bstroke\s*\(", script):
             return "canvas stroked path (lineTo + stroke)"
         return None
@@ -218,9 +251,15 @@ def type_evidence(parsed: ParsedChart, spec: ChartSpec) -> str | None:
             e for e in parsed.elements if e.svg and e.tag == "circle" and "stroke-dasharray" in _style(e)
         ]
         canvas_arcs = len(re.findall(r"\barc\s*\(", script)) if canvas else 0
+        # A script-built path with an arc command ("A" in a string or template) is a slice; a
+        # mention of an inner radius or a hole makes it a ring.
+        scripted_arc = "path" in made and re.search(r"[\"'`\s]A[\"'`\s$]", script) is not None
+        scripted_ring = scripted_arc and re.search(r"inner|hole", script, re.IGNORECASE) is not None
         if kind == "pie":
             if arcs or dashed:
                 return f"{len(arcs)} arc paths, {len(dashed)} dashed circles"
+            if scripted_arc:
+                return "script-built arc paths"
             return "canvas arcs" if canvas_arcs else None
         hole = (
             dashed
@@ -229,7 +268,9 @@ def type_evidence(parsed: ParsedChart, spec: ChartSpec) -> str | None:
             or canvas_arcs >= 2
             or (canvas_arcs and "destination-out" in script)
         )
-        return "arcs around a hole (ring segments)" if hole and (arcs or dashed or canvas_arcs) else None
+        if hole and (arcs or dashed or canvas_arcs):
+            return "arcs around a hole (ring segments)"
+        return "script-built arc paths around an inner radius" if scripted_ring else None
     if kind == "scatter":
         points = [
             e
@@ -238,6 +279,8 @@ def type_evidence(parsed: ParsedChart, spec: ChartSpec) -> str | None:
         ]
         if len(points) >= rows:
             return f"{len(points)} point marks (≥ {rows})"
+        if made & {"circle", "ellipse"}:
+            return "script-built <circle> points"
         if canvas and re.search(r"\barc\s*\(", script):
             return "canvas points (arc)"
         return None
@@ -246,6 +289,16 @@ def type_evidence(parsed: ParsedChart, spec: ChartSpec) -> str | None:
 
 def _style(element: Any) -> str:
     return " ".join(f"{k}:{v}" for k, v in element.attrs.items()) if element.attrs else ""
+
+
+def _largest_same_size(parsed: ParsedChart) -> int:
+    """How many SVG rects share one width and height: heatmap cells do, bars of a bar chart do not."""
+    sizes = Counter(
+        (e.attrs["width"], e.attrs["height"])
+        for e in parsed.elements
+        if e.svg and e.tag == "rect" and "width" in e.attrs and "height" in e.attrs
+    )
+    return max(sizes.values(), default=0)
 
 
 def _coloured_cells(parsed: ParsedChart) -> int:
