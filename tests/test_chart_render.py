@@ -34,11 +34,11 @@ def task(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChartTask]:
     chart_task.close()
 
 
-def solve_and_score(task: ChartTask, html: str, sample_id: str) -> tuple[Transcript, Score]:
+def solve_and_score(task: ChartTask, html: str, sample_id: str, **changes: Any) -> tuple[Transcript, Score]:
     async def chat(messages: list[dict[str, Any]], params: GenerationParams, **_: Any) -> Completion:
         return Completion(content=fenced(html), finish_reason="stop")
 
-    chart_sample = sample(sample_id)
+    chart_sample = sample(sample_id, **changes)
     transcript = asyncio.run(task.solve(chart_sample, chat, GenerationParams()))
     return transcript, task.score(chart_sample, transcript)
 
@@ -140,6 +140,29 @@ def test_render_refuses_a_missing_browser_before_any_request(tmp_path: Path) -> 
     with pytest.raises(TaskSettingsError, match="apt install chromium"):
         build_task("chart", settings)
     assert isinstance(build_task("chart", TaskSettings(render=True, artifacts=tmp_path)), ChartTask)
+
+
+def test_local_files_stay_out_of_the_page(task: ChartTask, tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("not for charts")
+    prying = PERFECT_SVG.replace(
+        "</body>", f'<iframe src="{secret.as_uri()}"></iframe><img src="{secret.as_uri()}">\n</body>'
+    )
+    _, result = solve_and_score(task, prying, "prying")
+    render = result.details["render"]
+    assert render["blocked"] == [secret.as_uri()], render
+    assert render["console_errors"] == [] and result.details["withheld"] == ["banned_absent"]
+
+
+def test_a_table_heatmap_counts_as_painted(task: ChartTask) -> None:
+    cells = "".join(
+        f"<tr><th>{team}</th>" + "".join(f'<td style="background:#1f6feb">{v}</td>' for v in values) + "</tr>"
+        for team, values in (("Core", (3, 4)), ("Edge", (1, 0)))
+    )
+    table = f"<table><tr><th></th><th>Mon</th><th>Tue</th></tr>{cells}</table>"
+    data = {"columns": ["Team", "Mon", "Tue"], "rows": [["Core", 3, 4], ["Edge", 1, 0]]}
+    _, result = solve_and_score(task, table, "table-heatmap", chart_type="heatmap", data=data)
+    assert result.details["render"]["painted"] == 4 and result.details["render"]["blank"] is False
 
 
 def test_a_chart_that_never_finishes_times_out(task: ChartTask) -> None:

@@ -5,8 +5,9 @@ of its own with its own event loop. The thread decouples the browser from the ru
 a renderer can be closed from synchronous code (the task's `summarize()`, or `atexit` when a run
 is abandoned) and survives a caller that runs several event loops one after the other.
 
-Each chart is loaded from its saved HTML file into a fresh browser context where every request
-that is not `file:`, `data:`, `blob:` or `about:` is aborted (and recorded), as are WebSockets.
+Each chart is served from memory at a stand-in http address (`CHART_URL`) in a fresh browser
+context where every other request that is not `data:`, `blob:` or `about:` is aborted (and
+recorded), as are WebSockets; Chromium itself refuses file:// resources to such a page.
 The render records: uncaught script errors and console errors, blocked requests, whether the
 screenshot is a single colour, how many elements are painted, and the screenshot's path.
 """
@@ -17,6 +18,7 @@ import asyncio
 import atexit
 import contextlib
 import io
+import re
 import shutil
 import threading
 import weakref
@@ -34,7 +36,12 @@ BROWSER_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-LOCAL_SCHEMES = ("file:", "data:", "blob:", "about:")
+# The chart is served from memory at this stand-in address (`.invalid` never resolves), never as a
+# file: a page with a file:// origin could show the user's files (an <iframe src="file:///…">) in its
+# screenshot, while Chromium refuses file:// resources to an http page.
+CHART_URL = "http://chart.invalid/chart.html"
+LOCAL_SCHEMES = ("data:", "blob:", "about:")
+_LOCAL_REFUSED = re.compile(r"Not allowed to load local resource: (\S+)")
 SETTLE_MS = 300  # time after `load` for charts drawn in requestAnimationFrame or a short timeout
 
 # Counts what the page actually paints: SVG shapes and text with an area on screen, canvases with
@@ -47,6 +54,10 @@ _PAINTED = """() => {
     const style = getComputedStyle(el);
     if ((box.width > 0 || box.height > 0) && style.visibility !== 'hidden' && style.display !== 'none')
       painted++;
+  }
+  for (const cell of document.querySelectorAll('td, th')) {
+    const colour = getComputedStyle(cell).backgroundColor;
+    if (colour && colour !== 'transparent' && colour !== 'rgba(0, 0, 0, 0)') painted++;
   }
   for (const canvas of document.querySelectorAll('canvas')) {
     try {
@@ -168,20 +179,24 @@ class ChartRenderer:
         assert self._gate is not None
         async with self._gate:
             try:
-                return await self._render_page(browser, html_path.as_uri(), screenshot_path)
+                return await self._render_page(browser, html_path, screenshot_path)
             except Exception as error:  # the browser's failure, not the chart's: an infra error
                 return {"status": "unavailable", "error": f"the browser failed: {error}"}
 
-    async def _render_page(self, browser: Any, url: str, screenshot_path: Path) -> dict[str, Any]:
+    async def _render_page(self, browser: Any, html_path: Path, screenshot_path: Path) -> dict[str, Any]:
         from playwright.async_api import Error as PlaywrightError
 
         blocked: list[str] = []
         page_errors: list[str] = []
         console_errors: list[str] = []
 
+        html = await asyncio.to_thread(html_path.read_bytes)
+
         async def gate(route: Any) -> None:
             url = route.request.url
-            if url.startswith(LOCAL_SCHEMES):
+            if url == CHART_URL:
+                await route.fulfill(status=200, content_type="text/html; charset=utf-8", body=html)
+            elif url.startswith(LOCAL_SCHEMES):
                 await route.continue_()
             else:
                 blocked.append(url)
@@ -212,7 +227,7 @@ class ChartRenderer:
                 ),
             )
             timeout_ms = self.timeout_s * 1000
-            await page.goto(url, wait_until="load", timeout=timeout_ms)
+            await page.goto(CHART_URL, wait_until="load", timeout=timeout_ms)
             await page.wait_for_timeout(SETTLE_MS)
             painted = int(await asyncio.wait_for(page.evaluate(_PAINTED), self.timeout_s))
             png = await page.screenshot(full_page=True, timeout=timeout_ms)
@@ -234,8 +249,17 @@ class ChartRenderer:
                 await asyncio.wait_for(context.close(), 10)
             except Exception:  # a wedged context is left to the browser's exit
                 record.setdefault("cleanup", "context did not close")
-        # Blocked requests surface as console errors of their own; they are counted as blocked.
-        console_errors = [e for e in console_errors if not ("net::ERR_BLOCKED_BY_CLIENT" in e and blocked)]
+        # Requests refused by us or by Chromium (local files) surface as console errors of their own;
+        # they are counted as blocked instead.
+        for message in console_errors:
+            refused = _LOCAL_REFUSED.search(message)
+            if refused:
+                blocked.append(refused.group(1))
+        console_errors = [
+            e
+            for e in console_errors
+            if not _LOCAL_REFUSED.search(e) and not ("net::ERR_BLOCKED_BY_CLIENT" in e and blocked)
+        ]
         record.update(
             blocked=list(dict.fromkeys(blocked))[:10],
             page_errors=page_errors[:10],
