@@ -11,10 +11,16 @@ from typing import Any
 
 import pytest
 
+from benchlab import settings
+from benchlab.api import results as api_results
+from benchlab.catalog.datasets import Dataset
+from benchlab.engine.runner import RunRequest, run_benchmark
+from benchlab.store.db import Store
 from benchlab.tasks.chart import ChartTask
 from benchlab.tasks.chart_render import DEFAULT_BROWSER, RenderUnavailable, check_render_ready
 from benchlab.tasks.registry import TaskSettings, TaskSettingsError, build_task
-from benchlab.types import Completion, GenerationParams, SampleResult, Score, Transcript
+from benchlab.testing.scripted_server import Reply, ScriptedServer, last_user_text
+from benchlab.types import Completion, Endpoint, GenerationParams, Score, Transcript
 from chart_fixtures import BLANK_CANVAS, CANVAS, PERFECT_SVG, SCRIPT_ERROR, SCRIPTED_SVG, fenced, sample
 
 try:
@@ -113,26 +119,6 @@ def test_network_requests_are_blocked(task: ChartTask, listener: tuple[str, list
     assert result.details["criteria"]["banned_absent"] == 0.0
 
 
-def test_summarize_counts_render_failures_and_closes_the_browser(task: ChartTask) -> None:
-    results = []
-    for index, html in enumerate((PERFECT_SVG, BLANK_CANVAS, SCRIPT_ERROR)):
-        transcript, score = solve_and_score(task, html, f"summary-{index}")
-        results.append(
-            SampleResult(sample_id=f"summary-{index}", score=score, transcript=transcript, finished_at=0.0)
-        )
-    assert task.renderer().running
-    summary = task.summarize(results)
-    assert not task.renderer().running
-    assert summary["render"]["rendered"] == 3 and summary["render"]["failures"]["k"] == 2
-    assert summary["render"]["by_kind"] == {
-        "script_errors": 1,
-        "blank": 1,
-        "timeout_or_crash": 0,
-        "blocked": 0,
-    }
-    assert summary["score"]["rate"] == pytest.approx((1.0 + 0.6 + 0.8) / 3)
-
-
 def test_render_refuses_a_missing_browser_before_any_request(tmp_path: Path) -> None:
     settings = TaskSettings(
         render=True, artifacts=tmp_path, options={"browser": str(tmp_path / "no-chromium")}
@@ -166,9 +152,38 @@ def test_a_table_heatmap_counts_as_painted(task: ChartTask) -> None:
 
 
 def test_a_chart_that_never_finishes_times_out(task: ChartTask) -> None:
-    # Last in the module: the spinning page is ended with the browser when the module closes it.
     endless = PERFECT_SVG.replace("</body>", "<script>while (true) {}</script>\n</body>")
     _, result = solve_and_score(task, endless, "endless")
     assert result.details["render"]["status"] == "timeout", result.details["render"]
     assert result.details["withheld"] == ["valid_markup", "data_present", "chart_type"]
     assert result.value == 0.4
+
+
+def test_a_rendered_run_through_the_engine(task: ChartTask) -> None:
+    # Last in the module: the run's summary closes the module's browser.
+    samples = [sample(name, title=f"{name.title()} desk trades") for name in ("good", "blank", "broken")]
+    replies = {"Good desk": PERFECT_SVG, "Blank desk": BLANK_CANVAS, "Broken desk": SCRIPT_ERROR}
+
+    def respond(body: dict[str, Any]) -> Reply:
+        text = last_user_text(body)
+        return Reply.text(fenced(next(html for key, html in replies.items() if key in text)))
+
+    dataset = Dataset(key="chart-render", kind="chart", samples=samples, sha256="0" * 64, path="chart-render")
+    with ScriptedServer(respond) as server:
+        request = RunRequest(dataset=dataset, task=task, endpoint=Endpoint(base_url=server.base_url))
+        record = asyncio.run(run_benchmark(request, Store(settings.database_path())))
+    assert not task.renderer().running  # closed by the run's summary
+    summary = record.summary
+    assert record.task_options["render"] is True
+    assert summary["score"]["rate"] == pytest.approx((1.0 + 0.6 + 0.8) / 3)
+    assert summary["render"]["rendered"] == 3 and summary["render"]["failures"]["k"] == 2
+    assert summary["render"]["by_kind"] == {
+        "script_errors": 1,
+        "blank": 1,
+        "timeout_or_crash": 0,
+        "blocked": 0,
+    }
+    assert task.artifacts is not None
+    for result in api_results(record.run_id):
+        html = Path(result.score.details["html_path"])
+        assert html.parent == task.artifacts / "charts" and html.with_suffix(".png").is_file()
