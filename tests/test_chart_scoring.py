@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from benchlab.tasks.chart import ChartTask, render_penalties
 from benchlab.tasks.chart_criteria import colours_in, label_present, numbers_in
@@ -350,3 +352,17 @@ def test_a_heatmap_needs_equal_cells_not_bars() -> None:
     as_cells = score(fenced(HEAD + f"<svg>{cells}</svg>" + TAIL), heat)
     assert as_bars.details["criteria"]["chart_type"] == 0.0
     assert as_cells.details["why"]["chart_type"]["evidence"] == "4 equal-sized <rect> cells (≥ 4)"
+
+
+@given(
+    value=st.integers(min_value=-(10**9), max_value=10**9), style=st.sampled_from(["plain", "grouped", "usd"])
+)
+def test_any_written_integer_is_read_back(value: int, style: str) -> None:
+    digits = f"{abs(value):,}" if style == "grouped" else str(abs(value))
+    text = ("-" if value < 0 else "") + ("$" if style == "usd" else "") + digits
+    assert value in numbers_in(f"<text>{text}</text>")
+
+
+@given(value=st.integers(min_value=0, max_value=10**6), prefix=st.integers(min_value=1, max_value=9))
+def test_a_number_is_never_found_inside_a_longer_one(value: int, prefix: int) -> None:
+    assert value not in numbers_in(f"{prefix}{value}") and value not in numbers_in(f"{value}{prefix}")
