@@ -6,8 +6,9 @@ table, design tokens and constraints; the markup is scored on six criteria (`cha
 * **Artifacts**: every chart is saved as `<artifacts>/charts/<sample>-<sha12>.html` (named by the
   content's hash, so saving again is harmless) and its path is in `Score.details["html_path"]`.
 * **Rendering** (`render=True`) happens in `solve()`, the impure step, and is recorded in
-  `Transcript.state["render"]` with the SHA-256 of the HTML it rendered; `score()` stays pure and
-  uses the record only when the hash matches the markup it re-extracts. What a render withholds:
+  `Transcript.state["render"]` with the SHA-256 of the HTML it rendered; `score()` asks and runs
+  nothing (its one side effect is writing the chart file, which is idempotent) and uses the record
+  only when the hash matches the markup it re-extracts. What a render withholds:
   a script error (uncaught exception or console error) or a page that never finished loading
   withholds *valid markup* (20); a blank render (screenshot one flat colour, or nothing painted) or
   an unfinished page withholds *data present* (30) and *chart type* (10); a blocked network
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -183,6 +185,9 @@ class ChartTask:
     def close(self) -> None:
         if self._renderer is not None:
             self._renderer.close()
+        if self._scratch is not None:  # rendered without an artifacts folder: nothing is kept
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
 
     # -- scoring -----------------------------------------------------------------------------------
 
