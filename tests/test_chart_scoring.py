@@ -366,3 +366,17 @@ def test_any_written_integer_is_read_back(value: int, style: str) -> None:
 @given(value=st.integers(min_value=0, max_value=10**6), prefix=st.integers(min_value=1, max_value=9))
 def test_a_number_is_never_found_inside_a_longer_one(value: int, prefix: int) -> None:
     assert value not in numbers_in(f"{prefix}{value}") and value not in numbers_in(f"{value}{prefix}")
+
+
+def test_script_built_tooltips_count() -> None:
+    quiet = SCRIPTED_SVG.replace(
+        'bar.addEventListener("mouseover", () => { svg.dataset.hover = label + ": " + value; });', ""
+    )
+    assert score(fenced(quiet)).details["criteria"]["interactivity"] == 0.0
+    titled = quiet.replace(
+        "svg.append(bar, name);",
+        'const tip = document.createElementNS(ns, "title");\n    tip.textContent = label;\n'
+        "    bar.append(tip);\n    svg.append(bar, name);",
+    )
+    result = score(fenced(titled))
+    assert result.details["why"]["interactivity"]["evidence"] == "script-built SVG <title> tooltips"

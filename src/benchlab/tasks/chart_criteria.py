@@ -400,6 +400,8 @@ def interactivity(parsed: ParsedChart, spec: ChartSpec) -> Criterion:
             evidence = f"{titles} SVG <title> tooltips"
         elif title_attrs >= rows:
             evidence = f"{title_attrs} title attributes"
+        elif re.search(r"(?:createElementNS\s*\([^,()]*,|\.append\s*\()\s*[\"'`]title[\"'`]", parsed.script):
+            evidence = "script-built SVG <title> tooltips"
         else:
             evidence = f"hover handlers ({', '.join(hover)})" if hover else None
     elif asked == "hover":
