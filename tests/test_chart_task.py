@@ -98,8 +98,11 @@ def test_the_cli_runs_the_builtin_suite_and_prints_the_chart_summary() -> None:
 def test_chart_settings_are_checked() -> None:
     with pytest.raises(TaskSettingsError, match="--option browser=PATH"):
         build_task("chart", TaskSettings(options={"colour": "red"}))
-    with pytest.raises(TaskSettingsError, match="render_timeout must be a number"):
-        build_task("chart", TaskSettings(options={"render_timeout": "soon"}))
+    for bad in ("soon", -1, [5]):
+        with pytest.raises(TaskSettingsError, match="render_timeout must be a positive number"):
+            build_task("chart", TaskSettings(options={"render_timeout": bad}))
+    task = build_task("chart", TaskSettings(options={"render_timeout": 4, "browser": "/opt/chromium"}))
+    assert isinstance(task, ChartTask) and task.render_timeout_s == 4.0 and task.browser == "/opt/chromium"
 
 
 # --- the built-in suite ---------------------------------------------------------------------------

@@ -69,8 +69,10 @@ def _chart(settings: TaskSettings) -> Task:
     browser = str(settings.options.get("browser", DEFAULT_BROWSER))
     try:
         timeout = float(settings.options.get("render_timeout", 15.0))
-    except ValueError:
-        raise TaskSettingsError("--option render_timeout must be a number of seconds.") from None
+    except (TypeError, ValueError):
+        timeout = 0.0
+    if not timeout > 0:
+        raise TaskSettingsError("--option render_timeout must be a positive number of seconds.")
     if settings.render:
         try:
             check_render_ready(browser)  # refuse before any request when the browser cannot run
