@@ -52,10 +52,9 @@ def test_a_malformed_option_is_a_usage_error(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "KEY=VALUE" in result.stderr
 
 
-def test_raw_dialect_is_the_chat_itself_and_unknown_ones_are_named() -> None:
+def test_unknown_dialects_are_named() -> None:
     async def chat(*args: object, **kwargs: object) -> object:
         raise AssertionError("not called")
 
-    assert with_dialect(chat, "raw") is chat  # type: ignore[arg-type]
     with pytest.raises(UnknownDialect, match="raw, hermes, qwen, pi"):
         with_dialect(chat, "klingon")  # type: ignore[arg-type]

@@ -38,6 +38,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "code": ("id", "style", "prompt", "entry_point", "tests", "reference"),
     "math": ("id", "question", "answer"),
     "instruct": ("id", "prompt", "instruction_id_list", "kwargs"),
+    "chart": ("id", "title", "request", "chart_type", "data", "tokens", "banned", "interactivity"),
 }
 
 

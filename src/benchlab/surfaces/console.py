@@ -110,6 +110,16 @@ def run_report(record: RunRecord) -> Panel:
             for mode in ("strict", "loose"):
                 table.add_row(f"{level}-level {mode}", fmt_rate(summary.get(f"{level}_{mode}")))
         table.add_row("empty replies", fmt_rate(summary.get("unparseable")))
+    elif record.task_kind == "chart":
+        table.add_row("mean score", _interval(summary.get("score") or {}))
+        criteria = summary.get("criteria") or {}
+        table.add_row("criteria", " · ".join(f"{k} {v['mean']}/{v['max']:g}" for k, v in criteria.items()))
+        table.add_row("perfect charts", fmt_rate(summary.get("perfect")))
+        table.add_row("no chart found", fmt_rate(summary.get("unparseable")))
+        render = summary.get("render") or {}
+        if render.get("enabled"):
+            kinds = " · ".join(f"{k} {v}" for k, v in (render.get("by_kind") or {}).items())
+            table.add_row("render failures", f"{fmt_rate(render.get('failures'))}  ({kinds})")
     else:
         table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
         table.add_row("unparseable", fmt_rate(summary.get("unparseable")))

@@ -66,12 +66,42 @@ def _instruct(settings: TaskSettings) -> Task:
         return InstructTask()
     except LanguageDetectionUnavailable as error:
         raise TaskSettingsError(str(error)) from None
+def _chart(settings: TaskSettings) -> Task:
+    try:
+        from benchlab.tasks.chart import ChartTask
+    except ImportError as error:
+        raise TaskSettingsError(
+            f"chart benchmarks need {error.name} to parse the model's HTML: pip install 'benchlab[chart]'."
+        ) from None
+    from benchlab.tasks.chart_render import DEFAULT_BROWSER, RenderUnavailable, check_render_ready
+
+    unknown = sorted(set(settings.options) - {"browser", "render_timeout"})
+    if unknown:
+        raise TaskSettingsError(
+            f"chart benchmarks take --option browser=PATH and --option render_timeout=SECONDS, not {unknown}."
+        )
+    browser = str(settings.options.get("browser", DEFAULT_BROWSER))
+    try:
+        timeout = float(settings.options.get("render_timeout", 15.0))
+    except (TypeError, ValueError):
+        timeout = 0.0
+    if not timeout > 0:
+        raise TaskSettingsError("--option render_timeout must be a positive number of seconds.")
+    if settings.render:
+        try:
+            check_render_ready(browser)  # refuse before any request when the browser cannot run
+        except RenderUnavailable as error:
+            raise TaskSettingsError(str(error)) from None
+    return ChartTask(
+        render=settings.render, artifacts=settings.artifacts, browser=browser, render_timeout_s=timeout
+    )
 
 
 TASK_KINDS: dict[str, Callable[[TaskSettings], Task]] = {
     "mcq": _mcq,
     "code": _code,
     "instruct": _instruct,
+    "chart": _chart,
 }
 
 

@@ -1,0 +1,333 @@
+"""Chart building (DESIGN §5 chart): the model writes a self-contained HTML/SVG chart from a data
+table, design tokens and constraints; the markup is scored on six criteria (`chart_criteria`).
+
+* **Prompt**: the request, the data as a Markdown table, the tokens, the banned patterns and the
+  interactivity asked for; the reply is one complete HTML document in a ```html block.
+* **Artifacts**: every chart is saved as `<artifacts>/charts/<sample>-<sha12>.html` (named by the
+  content's hash, so saving again is harmless) and its path is in `Score.details["html_path"]`.
+* **Rendering** (`render=True`) happens in `solve()`, the impure step, and is recorded in
+  `Transcript.state["render"]` with the SHA-256 of the HTML it rendered; `score()` asks and runs
+  nothing (its one side effect is writing the chart file, which is idempotent) and uses the record
+  only when the hash matches the markup it re-extracts. What a render withholds:
+  a script error (uncaught exception or console error) or a page that never finished loading
+  withholds *valid markup* (20); a blank render (screenshot one flat colour, or nothing painted) or
+  an unfinished page withholds *data present* (30) and *chart type* (10); a blocked network
+  request withholds *banned patterns absent* (10). A browser that cannot start is an infra error.
+* **Browser lifetime**: one `ChartRenderer` per task, started lazily; `summarize()` closes it (the
+  engine summarizes once at the end of a run) and an `atexit` hook closes it if a run is abandoned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from benchlab.analysis.stats import bootstrap_mean
+from benchlab.analysis.summary import count_summary, rate
+from benchlab.tasks.base import ChatFn
+from benchlab.tasks.chart_criteria import CRITERIA, WEIGHTS, chart_root
+from benchlab.tasks.chart_markup import parse_chart, recover_html
+from benchlab.tasks.chart_render import DEFAULT_BROWSER, ChartRenderer
+from benchlab.tasks.chart_spec import BANNED_PATTERNS, ChartSpec, RowError
+from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
+
+# A chart document is a few hundred lines; reasoning models get more room to think first.
+DEFAULT_MAX_TOKENS = {False: 4096, None: 8192, True: 16384}
+
+INTERACTIVITY_ASK = {
+    "tooltip": "Every data mark shows its label and value in a tooltip on hover (an SVG <title> in each "
+    "mark, or a tooltip driven by a mouse/pointer event listener).",
+    "hover": "Marks react to hover (highlight on mouseover/pointerover listeners or a CSS :hover rule).",
+    "click": "Clicking a mark does something useful (e.g. shows its details): attach a click listener.",
+    "none": "No interactivity is needed.",
+}
+TYPE_NAMES = {
+    "bar": "bar chart",
+    "stacked_bar": "stacked bar chart (one stack per row, one segment per series)",
+    "line": "line chart (one line per series)",
+    "area": "area chart (filled area under each series)",
+    "pie": "pie chart",
+    "donut": "donut chart (a ring with a hole in the middle)",
+    "scatter": "scatter plot (one point per row; first value column on x, second on y)",
+    "heatmap": "heatmap (rows × value columns, each cell coloured by its value)",
+}
+
+PROMPT = """Build a chart as a single, self-contained HTML document.
+
+Title: {title}
+Request: {request}
+Chart type: {chart_type}
+Size: about {width}×{height} px
+
+Data (show every label and every value exactly as written here, e.g. as data labels, axis labels, \
+legend entries or tooltips):
+
+{table}
+
+Design tokens:
+- series colours, in order: {palette}
+- background: {background}; text colour: {text}
+- font family: {font}
+- corner radius: {radius}px (for the chart card and for bars or cells where they apply)
+
+Rules:
+{banned}
+- Use inline <svg>, or <canvas> with an inline script, built by hand; the page is viewed offline.
+- {interactivity}
+
+Reply with the complete document in one ```html code block."""
+
+
+def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def chart_digest(html: str) -> str:
+    return hashlib.sha256(html.encode("utf-8")).hexdigest()
+
+
+def _safe_name(sample_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", sample_id)[:80] or "chart"
+
+
+@dataclass
+class ChartTask:
+    render: bool = False
+    artifacts: Path | None = None
+    browser: str = DEFAULT_BROWSER
+    render_timeout_s: float = 15.0
+    kind: str = "chart"
+    _renderer: ChartRenderer | None = field(default=None, init=False, repr=False)
+    _scratch: Path | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.artifacts is not None:
+            self.artifacts = self.artifacts.absolute()  # the browser loads charts by file:// URL
+
+    def options(self) -> dict[str, Any]:
+        return {"render": self.render}
+
+    # -- asking ------------------------------------------------------------------------------------
+
+    def messages(self, sample: Sample) -> list[dict[str, Any]]:
+        spec = ChartSpec.of(sample)
+        tokens = spec.tokens
+        prompt = PROMPT.format(
+            title=spec.title,
+            request=spec.request,
+            chart_type=TYPE_NAMES[spec.chart_type],
+            width=spec.width,
+            height=spec.height,
+            table=markdown_table(spec.data.columns, spec.data.rows),
+            palette=", ".join(tokens.palette),
+            background=tokens.background,
+            text=tokens.text,
+            font=tokens.font,
+            radius=tokens.radius,
+            banned="\n".join(
+                f"- {BANNED_PATTERNS[name][:1].upper()}{BANNED_PATTERNS[name][1:]}." for name in spec.banned
+            ),
+            interactivity=INTERACTIVITY_ASK[spec.interactivity],
+        )
+        return [{"role": "user", "content": prompt}]
+
+    async def solve(self, sample: Sample, chat: ChatFn, params: GenerationParams) -> Transcript:
+        if params.max_tokens is None:
+            params = params.model_copy(update={"max_tokens": DEFAULT_MAX_TOKENS[params.think]})
+        messages = self.messages(sample)
+        completion = await chat(messages, params)
+        state: dict[str, Any] = {}
+        html = recover_html(completion.content).html
+        if html is not None:
+            path = self.save(sample, html)
+            if self.render and path is not None:
+                state["render"] = {
+                    "html_sha256": chart_digest(html),
+                    **await self.renderer().render(path, path.with_suffix(".png")),
+                }
+        return Transcript(messages=messages, completions=[completion], state=state)
+
+    # -- artifacts and the browser -----------------------------------------------------------------
+
+    def chart_dir(self) -> Path | None:
+        if self.artifacts is not None:
+            return self.artifacts / "charts"
+        if self.render:  # rendering needs a file even when nothing is to be kept
+            if self._scratch is None:
+                self._scratch = Path(tempfile.mkdtemp(prefix="benchlab-charts-"))
+            return self._scratch
+        return None
+
+    def save(self, sample: Sample, html: str) -> Path | None:
+        """Write the chart (once: the name carries the content's hash) and return its path."""
+        folder = self.chart_dir()
+        if folder is None:
+            return None
+        path = folder / f"{_safe_name(sample.id)}-{chart_digest(html)[:12]}.html"
+        if not path.exists():
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_text(html, encoding="utf-8")
+        return path
+
+    def renderer(self) -> ChartRenderer:
+        if self._renderer is None:
+            self._renderer = ChartRenderer(self.browser, timeout_s=self.render_timeout_s)
+        return self._renderer
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+        if self._scratch is not None:  # rendered without an artifacts folder: nothing is kept
+            shutil.rmtree(self._scratch, ignore_errors=True)
+            self._scratch = None
+
+    # -- scoring -----------------------------------------------------------------------------------
+
+    def score(self, sample: Sample, transcript: Transcript) -> Score:
+        spec = ChartSpec.of(sample)
+        completion = transcript.completions[-1]
+        recovered = recover_html(completion.content)
+        details: dict[str, Any] = {
+            "rule": recovered.rule,
+            "finish_reason": completion.finish_reason,
+            "criteria": {name: 0.0 for name in WEIGHTS},
+        }
+        if recovered.html is None:
+            cut = " (the reply was cut at the token limit)" if completion.finish_reason == "length" else ""
+            return Score(
+                error_kind=ErrorKind.MODEL, error=f"no HTML found in the reply{cut}", details=details
+            )
+        html = recovered.html
+        path = self.save(sample, html)
+        details["html_path"] = str(path) if path else None
+        details["html_sha256"] = chart_digest(html)
+        # What `benchlab show` lists as the answer: where the chart is, else its opening.
+        extracted = str(path) if path else html[:200]
+        parsed = parse_chart(html)
+        if chart_root(parsed, spec) is None:
+            return Score(
+                error_kind=ErrorKind.MODEL,
+                error="no chart: the markup has no <svg> with shapes, no <canvas> with a drawing script"
+                + (" and no heatmap table" if spec.chart_type == "heatmap" else ""),
+                extracted=extracted,
+                details=details,
+            )
+        results = {name: check(parsed, spec) for name, check in CRITERIA.items()}
+        points = {name: result.points for name, result in results.items()}
+        details["why"] = {name: result.detail for name, result in results.items()}
+        render = self._render_record(transcript, html)
+        if render is not None:
+            details["render"] = render
+            if render.get("status") == "unavailable":
+                return Score(
+                    error_kind=ErrorKind.INFRA,
+                    error=f"the chart could not be rendered: {render.get('error')}",
+                    details=details,
+                )
+            details["withheld"] = withheld = render_penalties(render)
+            for name in withheld:
+                points[name] = 0.0
+        details["criteria"] = points
+        total = round(sum(points.values()), 2)
+        details["total"] = total
+        return Score(
+            value=round(total / 100, 4),
+            correct=total >= 100,
+            extracted=extracted,
+            details=details,
+        )
+
+    def _render_record(self, transcript: Transcript, html: str) -> dict[str, Any] | None:
+        record = transcript.state.get("render")
+        if not isinstance(record, dict):
+            return None
+        if record.get("html_sha256") != chart_digest(html):
+            return {"status": "stale", "note": "rendered markup differs from the markup scored now"}
+        return record
+
+    # -- summarizing -------------------------------------------------------------------------------
+
+    def summarize(self, results: Sequence[SampleResult]) -> dict[str, Any]:
+        self.close()  # the run is over: the browser is no longer needed
+        summary = count_summary(results)
+        scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+        values = [r.score.value for r in scored]
+        summary["score"] = _mean_entry(values)
+        summary["accuracy"] = summary["score"]  # the field every surface prints first
+        summary["perfect"] = rate(sum(1 for r in scored if r.score.correct), len(scored))
+        summary["unparseable"] = rate(
+            sum(1 for r in scored if r.score.error_kind is ErrorKind.MODEL), len(scored)
+        )
+        summary["criteria"] = {
+            name: {
+                "mean": round(sum(float(r.score.details["criteria"][name]) for r in scored) / len(scored), 2)
+                if scored
+                else None,
+                "max": weight,
+            }
+            for name, weight in WEIGHTS.items()
+        }
+        rendered = [
+            r.score.details["render"] for r in scored if isinstance(r.score.details.get("render"), dict)
+        ]
+        failures: dict[str, int] = {"script_errors": 0, "blank": 0, "timeout_or_crash": 0, "blocked": 0}
+        for render in rendered:
+            failures["script_errors"] += bool(render.get("page_errors") or render.get("console_errors"))
+            failures["blank"] += bool(render.get("blank"))
+            failures["timeout_or_crash"] += render.get("status") in ("timeout", "crashed")
+            failures["blocked"] += bool(render.get("blocked"))
+        failed = sum(1 for render in rendered if render_penalties(render))
+        summary["render"] = {
+            "enabled": self.render,
+            "rendered": len(rendered),
+            "failures": rate(failed, len(rendered)),
+            "by_kind": failures,
+        }
+        subjects: dict[str, list[float]] = {}
+        for r in scored:
+            subjects.setdefault(r.subject or "(none)", []).append(r.score.value)
+        summary["by_subject"] = {name: _mean_entry(found) for name, found in sorted(subjects.items())}
+        summary["truncated"] = sum(1 for r in scored if r.score.details.get("finish_reason") == "length")
+        return summary
+
+
+def render_penalties(render: dict[str, Any]) -> list[str]:
+    """The criteria a render withholds (module docstring)."""
+    status = render.get("status")
+    if status in ("stale", "unavailable", None):
+        return []
+    withheld: list[str] = []
+    unfinished = status != "rendered"
+    if unfinished or render.get("page_errors") or render.get("console_errors"):
+        withheld.append("valid_markup")
+    if unfinished or render.get("blank"):
+        withheld += ["data_present", "chart_type"]
+    if render.get("blocked"):
+        withheld.append("banned_absent")
+    return withheld
+
+
+def _mean_entry(values: list[float]) -> dict[str, Any]:
+    """The mean score with its bootstrap interval, in the shape of `rate()`."""
+    if not values:
+        return {"k": 0, "n": 0, "rate": None, "ci_low": 0.0, "ci_high": 1.0, "method": "bootstrap"}
+    interval = bootstrap_mean(values)
+    return {
+        "k": round(sum(values), 3),
+        "n": len(values),
+        "rate": interval.estimate,
+        "ci_low": interval.low,
+        "ci_high": interval.high,
+        "method": "bootstrap",
+    }
+
+
+__all__ = ["ChartTask", "RowError", "chart_digest", "markdown_table", "render_penalties"]
