@@ -28,6 +28,7 @@ import aiohttp
 
 from benchlab.analysis.summary import count_summary, rate
 from benchlab.endpoints.client import ChatClient
+from benchlab.endpoints.errors import InfraError
 from benchlab.tasks import longcontext_haystack as haystacks
 from benchlab.tasks.base import ChatFn
 from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
@@ -60,13 +61,24 @@ class ServerTokenCounter:
         self.url = client.endpoint.server_root + "/tokenize"
 
     async def count(self, text: str) -> int:
-        async with self.client.session.post(
-            self.url, json={"content": text, "add_special": False}
-        ) as response:
-            body = await response.json(content_type=None)
+        payload = {"content": text, "add_special": False}
+        for attempt in range(1, 4):
+            try:
+                async with self.client.session.post(self.url, json=payload) as response:
+                    body = await response.json(content_type=None)
+                    status = response.status
+                break
+            except aiohttp.ClientOSError as error:
+                # llama.cpp closes a connection after a streamed reply; a pooled socket it closed
+                # fails while the body is written, before the server saw anything: send again.
+                if "write request body" in str(error) and attempt < 3:
+                    continue
+                raise InfraError(f"could not count tokens at {self.url}: {error}") from error
+            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+                raise InfraError(f"could not count tokens at {self.url}: {error}") from error
         tokens = body.get("tokens") if isinstance(body, dict) else None
-        if response.status != 200 or not isinstance(tokens, list):
-            raise RuntimeError(f"{self.url} answered HTTP {response.status} without a token list")
+        if status != 200 or not isinstance(tokens, list):
+            raise InfraError(f"{self.url} answered HTTP {status} without a token list")
         return len(tokens)
 
 
@@ -145,6 +157,7 @@ class LongContextTask:
             name: state.get(name)
             for name in (
                 "length",
+                "seed",
                 "depth",
                 "token_count",
                 "haystack_tokens",
@@ -270,6 +283,6 @@ async def _probe(chat: ChatFn, context_limit: int | None) -> ServerFacts:
     try:
         if await counter.count("probe") < 1:
             raise RuntimeError("no tokens")
-    except (aiohttp.ClientError, TimeoutError, ValueError, RuntimeError):  # no usable tokenizer: estimate
+    except (InfraError, RuntimeError):  # no usable tokenizer here: estimate, and flag it
         counter = haystacks.EstimatedCounter()
     return ServerFacts(counter, context)

@@ -4,8 +4,8 @@ Everything is a pure function of the row's seed except the fit, which asks a `To
 many tokens a candidate text has: the server's own tokenizer where it has one (llama.cpp
 `POST /tokenize`), else an estimate of 4 characters per token that is flagged on every sample.
 The fit searches for the longest filler prefix whose haystack has at most the target count, so
-with a tokenizer the haystack lands on the exact count (or one token short where a merge across
-the cut makes the exact count unreachable; the sample records which).
+with a tokenizer the haystack lands on the exact count: where a merge across the cut skips it,
+nearby cuts are tried, and a sample that still misses by a token records `exact_length: false`.
 
 The haystack is never stored: `compose()` rebuilds it from the seed, the needle position and the
 filler length recorded with the sample, and its SHA-256 is recorded to prove the rebuild.
@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 ESTIMATED_CHARS_PER_TOKEN = 4.0
+NEARBY_CUTS = 12  # filler lengths tried on each side when the largest fitting one is a token short
 _BOUNDARY = re.compile(r"\. ")
 
 _SUBJECTS = (
@@ -160,11 +161,19 @@ def needle_position(text: str, depth: float) -> int:
 
 
 def compose(seed: int, needle: Needle, filler_chars: int, depth: float) -> str:
-    """The haystack: the first `filler_chars` characters of the filler with the needle at `depth`."""
-    body = filler(seed, filler_chars)[:filler_chars].rstrip()
+    """The haystack: the first `filler_chars` characters of the filler with the needle at `depth`.
+
+    Nothing is stripped, so one more filler character is one more character of haystack and the
+    token count grows in single steps (what lets `build` land on an exact count)."""
+    body = filler(seed, filler_chars)[:filler_chars]
     at = needle_position(body, depth)
-    before, after = body[:at].rstrip(), body[at:].lstrip()
-    return " ".join(part for part in (before, needle.sentence, after) if part)
+    if not body:
+        return needle.sentence
+    if at == 0:
+        return needle.sentence + " " + body
+    if at >= len(body):
+        return body + ("" if body.endswith(" ") else " ") + needle.sentence
+    return body[:at] + needle.sentence + " " + body[at:]  # `at` follows a ". ", so spacing is kept
 
 
 def sha256(text: str) -> str:
@@ -215,6 +224,12 @@ async def build(seed: int, depth: float, target: int, counter: TokenCounter) -> 
             high = middle
     text = compose(seed, needle, low, depth)
     tokens = await counter.count(text)
+    if tokens < target and counter.method != "estimate":
+        # A merge across the cut can skip the exact count at `low + 1`; a nearby cut usually hits it.
+        for chars in (*range(low + 2, low + 2 + NEARBY_CUTS), *range(low - 1, max(0, low - NEARBY_CUTS), -1)):
+            candidate = compose(seed, needle, chars, depth)
+            if await counter.count(candidate) == target:
+                return Haystack(candidate, target, target, chars, counter.method, sha256(candidate))
     return Haystack(text, tokens, target, low, counter.method, sha256(text))
 
 
