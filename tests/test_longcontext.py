@@ -141,6 +141,7 @@ def test_lengths_beyond_the_context_are_skipped_not_failed(benchlab_home: Path) 
     assert asked == 6  # the 3000-token rows never reached the server
     assert summary["skipped_lengths"] == {"3000": 3}
     assert summary["rejected"] == 3 and "larger context" in summary["rejected_messages"][0]
+    assert len(summary["rejected_messages"]) == 1  # one message per skipped length, not per row
     assert summary["accuracy"]["k"] == 6 and summary["accuracy"]["n"] == 6
     assert set(summary["grid"]) == {"500", "1000"}
 

@@ -295,3 +295,19 @@ def test_healthbench_hook_names_the_broken_field() -> None:
         healthbench(good)
     with pytest.raises(MappingError, match=r"prompt\[0\]"):
         healthbench({**good, "prompt": [{"content": "no role"}]})
+
+
+def test_report_prints_a_rubric_mean_not_an_accuracy(benchlab_home: Path) -> None:
+    from typer.testing import CliRunner
+
+    from benchlab.cli import app
+
+    key = write_definition(benchlab_home, ROWS[:1])
+    with ScriptedServer(Reply.text(MODEL_REPLY)) as model, ScriptedServer(judge_responder) as judge:
+        record = api.run(key, server=model.base_url, judge_server=judge.base_url)
+    result = CliRunner().invoke(app, ["show", record.run_id], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.stdout
+    assert "rubric score" in result.stdout and "40.0%" in result.stdout
+    assert "rubric mean, not an accuracy" in result.stdout
+    assert "2 by rule · 2 by the judge" in result.stdout
+    assert "accuracy" not in result.stdout.replace("not an accuracy", "")

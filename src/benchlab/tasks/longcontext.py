@@ -127,10 +127,10 @@ class LongContextTask:
         }
         needed = length + wrapper_tokens + TEMPLATE_MARGIN + int(params.max_tokens or 0)
         if facts.context is not None and needed > facts.context:
+            state["needed_context"] = needed
             state["skipped"] = (
-                f"{length} tokens of document need about {needed} tokens of context with the prompt and "
-                f"reply, more than the server's {facts.context}; serve with a larger context (llama.cpp "
-                "--ctx-size) to include this length"
+                f"a {length}-token document does not fit the server's {facts.context}-token context with "
+                "the prompt and reply; serve with a larger context (llama.cpp --ctx-size) to include it"
             )
             return Transcript(messages=[], completions=[], state=state)
         haystack = await haystacks.build(seed, depth, length, facts.counter)
