@@ -3,6 +3,7 @@ scripted model and a scripted judge (exact scores, garbage verdicts, an unreacha
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -15,7 +16,7 @@ from benchlab.catalog.hooks import healthbench
 from benchlab.endpoints.managed import free_port
 from benchlab.tasks.rubric_judge import PROMPT_SHA256, parse_verdict
 from benchlab.tasks.rubric_rules import RubricItem, RubricRowError, rubric_score, rule_met, validate_row
-from benchlab.testing.scripted_server import Reply, ScriptedServer, last_user_text
+from benchlab.testing.scripted_server import Pacing, Reply, ScriptedServer, last_user_text
 from benchlab.types import ErrorKind, RunStatus
 from test_catalog_support import PINNED, use_wheels
 
@@ -311,3 +312,31 @@ def test_report_prints_a_rubric_mean_not_an_accuracy(benchlab_home: Path) -> Non
     assert "rubric mean, not an accuracy" in result.stdout
     assert "2 by rule · 2 by the judge" in result.stdout
     assert "accuracy" not in result.stdout.replace("not an accuracy", "")
+
+
+async def test_judge_client_is_shared_and_closed_when_the_last_sample_ends() -> None:
+    from benchlab.endpoints.client import ChatClient
+    from benchlab.tasks.rubric import RubricTask
+    from benchlab.types import Endpoint, GenerationParams, Sample
+
+    samples = [Sample(id=f"s{i}", data=ROWS[0]) for i in range(3)]
+    slow_judge = ScriptedServer(judge_responder, pacing=Pacing(latency=0.3))  # judge phases overlap
+    async with ScriptedServer(Reply.text(MODEL_REPLY)) as model, slow_judge as judge:
+        task = RubricTask(judge_endpoint=Endpoint(base_url=judge.base_url))
+        async with ChatClient(Endpoint(base_url=model.base_url, model="scripted-model")) as client:
+            opened: list[object] = []
+            real_chat = task.judge._chat
+
+            async def spy(chat: Any) -> Any:
+                ask = await real_chat(chat)
+                opened.append(task.judge._client)
+                return ask
+
+            task.judge._chat = spy  # type: ignore[method-assign]
+            transcripts = await asyncio.gather(
+                *(task.solve(s, client.chat, GenerationParams()) for s in samples)
+            )
+        assert len(judge.requests) == 6  # two judged items per sample, rules decided the rest
+    assert len({id(c) for c in opened}) == 1  # one pool while samples overlap
+    assert task.judge._client is None and task.judge._users == 0  # closed after the last one
+    assert all(t.state["judge_prompt_sha256"] == PROMPT_SHA256 for t in transcripts)
