@@ -169,3 +169,20 @@ def test_builtin_grid_covers_lengths_and_depths() -> None:
     lengths = (1000, 2000, 4000, 8000, 16000, 32000)
     assert cells == {(n, d) for n in lengths for d in (0, 25, 50, 75, 100)}
     assert len({s.data["seed"] for s in dataset.samples}) == len(dataset)
+
+
+@pytest.mark.parametrize(
+    ("kind", "options", "message"),
+    [
+        ("longcontext", {"ctx": 4096}, "no option ctx; known: answer_tokens, context"),
+        ("longcontext", {"context": "big"}, "whole numbers"),
+        ("longcontext", {"context": 0}, "at least 1"),
+        ("rubric", {"judge_tokens": 5}, "no option judge_tokens; known: judge_concurrency, judge_max_tokens"),
+        ("rubric", {"judge_concurrency": 0}, "at least 1"),
+    ],
+)
+def test_bad_options_name_the_fix(kind: str, options: dict[str, Any], message: str) -> None:
+    from benchlab.tasks.registry import TaskSettings, TaskSettingsError, build_task
+
+    with pytest.raises(TaskSettingsError, match=re.escape(message)):
+        build_task(kind, TaskSettings(options=options))
