@@ -49,7 +49,8 @@ async def count_with_server(base_url: str, text: str) -> int:
 
 
 @pytest.mark.parametrize(
-    ("length", "depth", "seed"), [(1000, 0, 1), (1000, 50, 2), (3000, 100, 3), (2500, 25, 9), (4000, 75, 4)]
+    ("length", "depth", "seed"),
+    [(1000, 0, 1), (1000, 50, 2), (3000, 100, 3), (2500, 25, 9), (4000, 75, 4), (1000, 100, 1001001)],
 )
 async def test_haystack_has_the_exact_token_count(
     smoke_server: str, length: int, depth: int, seed: int

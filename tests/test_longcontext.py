@@ -4,6 +4,7 @@ skipped)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 from pathlib import Path
@@ -186,3 +187,11 @@ def test_bad_options_name_the_fix(kind: str, options: dict[str, Any], message: s
 
     with pytest.raises(TaskSettingsError, match=re.escape(message)):
         build_task(kind, TaskSettings(options=options))
+
+
+@pytest.mark.parametrize("depth", [0, 50, 100])
+def test_each_filler_character_adds_one_haystack_character(depth: int) -> None:
+    needle = haystacks.needle_for(3)
+    assert all(len(haystacks.filler(3, chars)) >= chars for chars in range(1, 400))
+    sizes = [len(haystacks.compose(3, needle, chars, depth)) for chars in range(200, 400)]
+    assert all(later - earlier == 1 for earlier, later in itertools.pairwise(sizes))

@@ -138,7 +138,7 @@ def filler(seed: int, min_chars: int) -> str:
     rng = random.Random(f"filler:{seed}")
     sentences: list[str] = []
     size = 0
-    while size < min_chars:
+    while size <= min_chars:  # `size` counts a separator after the last sentence that join omits
         sentence = (
             f"{rng.choice(_SUBJECTS)} {rng.choice(_VERBS)} {rng.choice(_OBJECTS)} {rng.choice(_CODAS)}."
         )
@@ -172,7 +172,9 @@ def compose(seed: int, needle: Needle, filler_chars: int, depth: float) -> str:
     if at == 0:
         return needle.sentence + " " + body
     if at >= len(body):
-        return body + ("" if body.endswith(" ") else " ") + needle.sentence
+        # Always one separator, even after a space: every extra filler character must add one
+        # character to the haystack, or the count jumps by two and the exact length is missed.
+        return body + " " + needle.sentence
     return body[:at] + needle.sentence + " " + body[at:]  # `at` follows a ". ", so spacing is kept
 
 
