@@ -340,3 +340,45 @@ async def test_judge_client_is_shared_and_closed_when_the_last_sample_ends() -> 
     assert len({id(c) for c in opened}) == 1  # one pool while samples overlap
     assert task.judge._client is None and task.judge._users == 0  # closed after the last one
     assert all(t.state["judge_prompt_sha256"] == PROMPT_SHA256 for t in transcripts)
+
+
+def test_full_healthbench_reads_its_file_from_the_hub_repository(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from hub_server import HubServer
+
+    conversation = [{"role": "user", "content": "My toddler swallowed a coin. What should I do?"}]
+    rows = [
+        {
+            "prompt_id": f"hb-{i}",
+            "prompt": conversation,
+            "rubrics": [
+                {
+                    "criterion": "Advises urgent care if the child struggles to breathe.",
+                    "points": 8,
+                    "tags": ["axis:accuracy"],
+                }
+            ],
+            "example_tags": ["theme:emergency_referrals"],
+            "ideal_completions_data": None,
+            "canary": "test",
+        }
+        for i in range(3)
+    ]
+    main_file = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    with HubServer() as hub:
+        monkeypatch.setenv("HF_ENDPOINT", hub.url)
+        monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+        hub.push(
+            "openai/healthbench",
+            {
+                "2025-05-07-06-14-12_oss_eval.jsonl": main_file,
+                "hard_2025-05-08-21-00-10.jsonl": b'{"not": "read"}\n',
+                "README.md": b"# HealthBench",
+            },
+        )
+        dataset = api.load("healthbench")
+    assert [s.id for s in dataset.samples] == ["hb-0", "hb-1", "hb-2"]
+    assert dataset.samples[0].subject == "emergency_referrals"
+    assert validate_row("hb-0", dataset.samples[0].data)[0].points == 8
