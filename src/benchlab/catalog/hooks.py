@@ -12,6 +12,9 @@ Normalized shapes (documented in docs/catalog.md):
   `style` is ``completion`` (the model continues `prompt`, HumanEval) or ``instruction`` (the
   model writes a function from a description, MBPP), plus MBPP's `test_list`,
   `challenge_tests` and `setup`.
+- rubric: `{id, subject?, conversation: [{role, content}], rubric: [{criterion, points, tags?,
+  rule?}]}` (see `tasks/rubric_rules.py` for the rule vocabulary).
+- longcontext: `{id, length, depth, seed}`; the haystack is generated at run time.
 - math: `{id, question, answer, solution}` with `answer` the final number as text, commas
   removed ("1,000" → "1000"), so a scorer can compare parsed numbers.
 - instruct: `{id, prompt, instruction_id_list, kwargs}`, one kwargs object per instruction
@@ -39,6 +42,8 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "math": ("id", "question", "answer"),
     "instruct": ("id", "prompt", "instruction_id_list", "kwargs"),
     "chart": ("id", "title", "request", "chart_type", "data", "tokens", "banned", "interactivity"),
+    "rubric": ("id", "conversation", "rubric"),
+    "longcontext": ("id", "length", "depth", "seed"),
 }
 
 
@@ -151,7 +156,46 @@ def ifeval(row: dict[str, Any]) -> dict[str, Any]:
     return {"id": str(key), "prompt": _text(row, "prompt"), "instruction_id_list": ids, "kwargs": cleaned}
 
 
-HOOKS: dict[str, Hook] = {"humaneval": humaneval, "mbpp": mbpp, "gsm8k": gsm8k, "ifeval": ifeval}
+def healthbench(row: dict[str, Any]) -> dict[str, Any]:
+    """HealthBench: `prompt` is the conversation, `rubrics` the physician-written items; the
+    subject is the row's `theme:` tag. The ideal completions and canary are left out."""
+    conversation = get_path(row, "prompt")
+    if not isinstance(conversation, list) or not conversation:
+        raise MappingError("field 'prompt' is not a non-empty list of messages", field="prompt")
+    turns = []
+    for index, turn in enumerate(conversation):
+        if not isinstance(turn, dict) or not isinstance(turn.get("content"), str) or "role" not in turn:
+            raise MappingError(f"prompt[{index}] is not a {{role, content}} message", field="prompt")
+        turns.append({"role": str(turn["role"]), "content": turn["content"]})
+    rubric = []
+    for index, item in enumerate(get_path(row, "rubrics") or []):
+        if not isinstance(item, dict) or not isinstance(item.get("criterion"), str):
+            raise MappingError(f"rubrics[{index}] has no text `criterion`", field="rubrics")
+        points = item.get("points")
+        if isinstance(points, bool) or not isinstance(points, int | float):
+            raise MappingError(f"rubrics[{index}].points is not a number", field="rubrics")
+        tags = list(item.get("tags") or [])
+        rubric.append({"criterion": item["criterion"], "points": points, "tags": tags})
+    if not rubric:
+        raise MappingError("field 'rubrics' holds no items", field="rubrics")
+    labels = [str(tag) for tag in row.get("example_tags") or []]
+    theme = next((tag.split(":", 1)[1] for tag in labels if tag.startswith("theme:")), None)
+    return {
+        "id": _text(row, "prompt_id"),
+        "subject": theme,
+        "conversation": turns,
+        "rubric": rubric,
+        "tags": labels,
+    }
+
+
+HOOKS: dict[str, Hook] = {
+    "humaneval": humaneval,
+    "mbpp": mbpp,
+    "gsm8k": gsm8k,
+    "ifeval": ifeval,
+    "healthbench": healthbench,
+}
 
 
 def get_hook(name: str) -> Hook:

@@ -69,7 +69,9 @@ def _decode(name: str, data: bytes) -> str:
 
 
 def _jsonl(name: str, data: bytes) -> Iterator[Any]:
-    for number, line in enumerate(_decode(name, data).splitlines(), start=1):
+    # Split on newlines only: str.splitlines() also breaks at U+2028/U+2029, which JSON allows
+    # unescaped inside strings (HealthBench's text has them). A trailing "\r" is JSON whitespace.
+    for number, line in enumerate(_decode(name, data).split("\n"), start=1):
         if not line.strip():
             continue
         try:

@@ -36,8 +36,10 @@ class ProgressDisplay:
             transient=False,
         )
         self.task_id: Any = None
+        self.rubric = False  # rubric scores are means, not right/wrong: no live accuracy for them
 
     def started(self, record: RunRecord, tally: Tally, server: ServerInfo, concurrency: int) -> None:
+        self.rubric = record.task_kind == "rubric"
         self.console.print(
             f"[bold]{record.benchmark}[/] · model [cyan]{record.endpoint.model}[/] on "
             f"{server.kind.value}{f' ({server.version})' if server.version else ''} · "
@@ -50,15 +52,15 @@ class ProgressDisplay:
             self.console.print(SMOKE_NOTE, style="yellow")
         self.progress.start()
         self.task_id = self.progress.add_task(
-            record.benchmark, total=tally.total, completed=tally.done, stats=_tally_text(tally)
+            record.benchmark, total=tally.total, completed=tally.done, stats=_tally_text(tally, self.rubric)
         )
 
     def sample_done(self, result: SampleResult, tally: Tally) -> None:
-        self.progress.update(self.task_id, completed=tally.done, stats=_tally_text(tally))
+        self.progress.update(self.task_id, completed=tally.done, stats=_tally_text(tally, self.rubric))
 
     def finished(self, record: RunRecord, tally: Tally) -> None:
         if self.task_id is not None:
-            self.progress.update(self.task_id, completed=tally.done, stats=_tally_text(tally))
+            self.progress.update(self.task_id, completed=tally.done, stats=_tally_text(tally, self.rubric))
         self.progress.stop()
 
 
@@ -72,8 +74,10 @@ def is_smoke_model(model: str | None) -> bool:
     return bool(model) and any(str(model).startswith(prefix) for prefix in SMOKE_MODEL_IDS)
 
 
-def _tally_text(tally: Tally) -> str:
-    if tally.scored == 0:
+def _tally_text(tally: Tally, rubric: bool = False) -> str:
+    if rubric:
+        text = f"graded {tally.scored}"
+    elif tally.scored == 0:
         text = "acc –"
     else:
         interval = wilson_interval(tally.correct, tally.scored)
@@ -120,9 +124,29 @@ def run_report(record: RunRecord) -> Panel:
         if render.get("enabled"):
             kinds = " · ".join(f"{k} {v}" for k, v in (render.get("by_kind") or {}).items())
             table.add_row("render failures", f"{fmt_rate(render.get('failures'))}  ({kinds})")
+    elif record.task_kind == "rubric":
+        table.add_row("rubric score", _rubric_mean(summary.get("rubric_score") or {}))
+        failures = (summary.get("judge_failures") or {}).get("items") or {}
+        items = summary.get("items") or {}
+        table.add_row(
+            "rubric items",
+            f"{items.get('rule_decided', 0)} by rule · {items.get('judge_decided', 0)} by the judge · "
+            f"judge failures: {failures.get('infra', 0)} unreachable, {failures.get('parse', 0)} unreadable",
+        )
+        judge = summary.get("judge") or {}
+        models = ", ".join(judge.get("models") or []) or "none answered"
+        table.add_row(
+            "judge", f"{judge.get('endpoint', '?')} ({models}) · prompt {judge.get('prompt_sha256', '')[:12]}"
+        )
+        table.add_row("empty replies", fmt_rate(summary.get("unparseable")))
     else:
         table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
         table.add_row("unparseable", fmt_rate(summary.get("unparseable")))
+        for length, cells in (summary.get("grid") or {}).items():  # longcontext: length x depth
+            row = " · ".join(f"{depth}% {_pct_cell(entry)}" for depth, entry in cells.items())
+            table.add_row(f"{length} tokens", row)
+        if summary.get("token_count_note"):
+            table.add_row("token counts", Text(summary["token_count_note"], style="yellow"))
     table.add_row("infra errors", fmt_rate(summary.get("infra_errors")))
     if summary.get("rejected"):
         table.add_row("rejected", Text(f"{summary['rejected']}: {'; '.join(summary['rejected_messages'])}"))
@@ -172,11 +196,12 @@ def subject_table(record: RunRecord) -> Table | None:
     subjects = record.summary.get("by_subject") or {}
     if len(subjects) < 2:
         return None
+    rubric = record.task_kind == "rubric"
     table = Table(title="by subject")
     table.add_column("subject")
-    table.add_column("accuracy")
+    table.add_column("rubric score" if rubric else "accuracy")
     for subject, entry in subjects.items():
-        table.add_row(subject, fmt_rate(entry))
+        table.add_row(subject, _rubric_mean(entry) if rubric else fmt_rate(entry))
     return table
 
 
@@ -301,6 +326,20 @@ def doctor_report(reports: Sequence[ServerReport]) -> Group:
             )
         )
     return Group(*panels)
+
+
+def _rubric_mean(entry: dict[str, Any]) -> str:
+    """A rubric mean: points achieved over possible, not an accuracy (bootstrap interval)."""
+    if entry.get("mean") is None:
+        return "n/a"
+    return (
+        f"{entry['mean']:.1%} [{entry['ci_low']:.1%}–{entry['ci_high']:.1%}] over {entry['n']} "
+        "conversation(s) (rubric mean, not an accuracy; bootstrap 95%)"
+    )
+
+
+def _pct_cell(entry: dict[str, Any]) -> str:
+    return "n/a" if entry.get("rate") is None else f"{entry['rate']:.0%} ({entry['k']}/{entry['n']})"
 
 
 def _interval(entry: dict[str, Any]) -> str:

@@ -66,6 +66,8 @@ def _instruct(settings: TaskSettings) -> Task:
         return InstructTask()
     except LanguageDetectionUnavailable as error:
         raise TaskSettingsError(str(error)) from None
+
+
 def _chart(settings: TaskSettings) -> Task:
     try:
         from benchlab.tasks.chart import ChartTask
@@ -97,11 +99,55 @@ def _chart(settings: TaskSettings) -> Task:
     )
 
 
+def _rubric(settings: TaskSettings) -> Task:
+    from benchlab.tasks.rubric import RubricTask
+
+    known = {"judge_max_tokens", "judge_concurrency"}
+    unknown = sorted(set(settings.options) - known)
+    if unknown:
+        raise TaskSettingsError(
+            f"rubric benchmarks take no option {', '.join(unknown)}; known: {', '.join(sorted(known))}."
+        )
+    try:
+        max_tokens = int(settings.options.get("judge_max_tokens", 1024))
+        concurrency = int(settings.options.get("judge_concurrency", 4))
+    except (TypeError, ValueError):
+        raise TaskSettingsError("--option judge_max_tokens / judge_concurrency take whole numbers.") from None
+    if max_tokens < 1 or concurrency < 1:
+        raise TaskSettingsError("--option judge_max_tokens and judge_concurrency must be at least 1.")
+    return RubricTask(
+        judge_endpoint=settings.judge, judge_max_tokens=max_tokens, judge_concurrency=concurrency
+    )
+
+
+def _longcontext(settings: TaskSettings) -> Task:
+    from benchlab.tasks.longcontext import LongContextTask
+
+    known = {"context", "answer_tokens"}
+    unknown = sorted(set(settings.options) - known)
+    if unknown:
+        raise TaskSettingsError(
+            f"longcontext benchmarks take no option {', '.join(unknown)}; known: {', '.join(sorted(known))}."
+        )
+    try:
+        context = settings.options.get("context")
+        context_limit = int(context) if context is not None else None
+        tokens = settings.options.get("answer_tokens")
+        answer_tokens = int(tokens) if tokens is not None else None
+    except (TypeError, ValueError):
+        raise TaskSettingsError("--option context / answer_tokens take whole numbers of tokens.") from None
+    if (context_limit is not None and context_limit < 1) or (answer_tokens is not None and answer_tokens < 1):
+        raise TaskSettingsError("--option context and answer_tokens must be at least 1.")
+    return LongContextTask(context_limit=context_limit, answer_tokens=answer_tokens)
+
+
 TASK_KINDS: dict[str, Callable[[TaskSettings], Task]] = {
     "mcq": _mcq,
     "code": _code,
     "instruct": _instruct,
     "chart": _chart,
+    "rubric": _rubric,
+    "longcontext": _longcontext,
 }
 
 
