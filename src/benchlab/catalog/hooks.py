@@ -34,6 +34,7 @@ Hook = Callable[[dict[str, Any]], dict[str, Any]]
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "code": ("id", "style", "prompt", "entry_point", "tests", "reference"),
     "math": ("id", "question", "answer"),
+    "extract": ("id", "text", "schema", "expected"),
 }
 
 

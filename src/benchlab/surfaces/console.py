@@ -105,6 +105,11 @@ def run_report(record: RunRecord) -> Panel:
         table.add_row("outcomes", " · ".join(f"{name} {count}" for name, count in outcomes.items()))
         table.add_row("no code found", fmt_rate(summary.get("unparseable")))
         table.add_row("isolation", str(summary.get("isolation", "?")))
+    elif record.task_kind == "extract":
+        table.add_row("field score", _interval(summary.get("field_score") or {}))
+        table.add_row("all fields right", fmt_rate(summary.get("exact")))
+        table.add_row("schema valid", fmt_rate(summary.get("schema_valid")))
+        table.add_row("no usable JSON", fmt_rate(summary.get("unparseable")))
     else:
         table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
         table.add_row("unparseable", fmt_rate(summary.get("unparseable")))
@@ -159,7 +164,7 @@ def subject_table(record: RunRecord) -> Table | None:
         return None
     table = Table(title="by subject")
     table.add_column("subject")
-    table.add_column("accuracy")
+    table.add_column("field score" if record.task_kind == "extract" else "accuracy")
     for subject, entry in subjects.items():
         table.add_row(subject, fmt_rate(entry))
     return table

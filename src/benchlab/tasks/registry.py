@@ -52,9 +52,40 @@ def _code(settings: TaskSettings) -> Task:
     return code
 
 
+def _extract(settings: TaskSettings) -> Task:
+    try:
+        from benchlab.tasks.extract import ExtractTask
+    except ImportError as error:  # jsonschema is an optional extra
+        raise TaskSettingsError(
+            f"extract benchmarks need the jsonschema library ({error}); install it with "
+            "pip install 'benchlab[extract]'."
+        ) from error
+    unknown = set(settings.options) - {"constrained"}
+    if unknown:
+        raise TaskSettingsError(
+            f"extract takes --option constrained=true|false, not {', '.join(sorted(unknown))}."
+        )
+    constrained = settings.options.get("constrained", False)
+    if not isinstance(constrained, bool):
+        raise TaskSettingsError(f"--option constrained takes true or false, not {constrained!r}.")
+    return ExtractTask(constrained=constrained)
+
+
+def _math(settings: TaskSettings) -> Task:
+    from benchlab.tasks.math_task import MathTask
+
+    if settings.options:
+        raise TaskSettingsError(
+            f"math takes no --option settings (got {', '.join(sorted(settings.options))})."
+        )
+    return MathTask()
+
+
 TASK_KINDS: dict[str, Callable[[TaskSettings], Task]] = {
     "mcq": _mcq,
     "code": _code,
+    "extract": _extract,
+    "math": _math,
 }
 
 
