@@ -25,7 +25,7 @@ from jsonschema.exceptions import SchemaError
 from benchlab.analysis.stats import bootstrap_mean
 from benchlab.analysis.summary import count_summary, rate
 from benchlab.tasks.base import ChatFn
-from benchlab.tasks.extract_scoring import flatten, score_fields
+from benchlab.tasks.extract_scoring import score_fields
 from benchlab.tasks.json_recovery import recover_json
 from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
 
@@ -118,7 +118,7 @@ class ExtractTask:
         gold = json.dumps(expected, ensure_ascii=False, sort_keys=True)
         if recovery.value is None:
             cut = " (the reply was cut at the token limit)" if completion.finish_reason == "length" else ""
-            details["fields"] = len(flatten(expected))
+            details["fields"] = score_fields({}, expected, schema).total
             return Score(
                 correct=False,
                 gold=gold,

@@ -97,10 +97,18 @@ def _from(text: str, where: str) -> Recovery | None:
             value = json.loads(span)
         except json.JSONDecodeError as error:
             if first_failure is None:
-                first_failure = Recovery(None, where, f"invalid JSON: {error}", span)
+                first_failure = Recovery(None, where, f"invalid JSON: {error}{_hint(span, error.pos)}", span)
             continue
         return Recovery(value, where, None, span)
     return first_failure
+
+
+def _hint(span: str, position: int) -> str:
+    """A plainer word for the commonest slip, which the parser reports only as a position."""
+    before = span[:position].rstrip()
+    if before.endswith(",") and span[position : position + 1] in ("}", "]"):
+        return f" (a trailing comma before {span[position]!r})"
+    return ""
 
 
 def recover_json(reply: str) -> Recovery:
