@@ -82,6 +82,7 @@ NUMBER = {"type": "number"}
         "05.03.2024",
         "2024/03/05",
         "Tuesday, 5th March 2024",
+        "5-Mar-2024",
         "2024-03-05T09:00:00",
     ],
 )
@@ -124,6 +125,7 @@ def test_strings_times_booleans_lists_and_nulls() -> None:
     assert values_match(55021, "55021", {"type": "string"})  # judged by its text; the type is a violation
     time = {"type": "string", "format": "time"}
     assert values_match("2:45 pm", "14:45", time) and not values_match("2:45 am", "14:45", time)
+    assert values_match("2pm", "14:00", time) and not values_match("14", "14:00", time)
     moment = {"type": "string", "format": "date-time"}
     assert values_match("2025-01-28 09:14 UTC", "2025-01-28T09:14:00+00:00", moment)
     assert values_match("2025-01-28T10:14:00+01:00", "2025-01-28T09:14:00Z", moment)
