@@ -13,6 +13,7 @@ grammar; the prompt is the same either way, so constrained and free runs are com
 
 from __future__ import annotations
 
+import functools
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -63,13 +64,21 @@ def check_row(sample: Sample) -> tuple[str, dict[str, Any], dict[str, Any]]:
             f"extract row {sample.id!r}: 'schema' (a JSON Schema) and 'expected' (the right object) "
             "must both be JSON objects."
         )
-    try:
-        Draft202012Validator.check_schema(schema)
-    except SchemaError as error:
-        raise ExtractRowError(
-            f"extract row {sample.id!r}: the schema is not valid: {error.message}"
-        ) from error
+    problem = _schema_problem(json.dumps(schema, sort_keys=True))
+    if problem is not None:
+        raise ExtractRowError(f"extract row {sample.id!r}: the schema is not valid: {problem}")
     return text, schema, expected
+
+
+@functools.lru_cache(maxsize=1024)
+def _schema_problem(schema_json: str) -> str | None:
+    # Cached: checking a schema against the metaschema costs milliseconds, and every sample's schema
+    # is checked when it is asked, answered and scored.
+    try:
+        Draft202012Validator.check_schema(json.loads(schema_json))
+    except SchemaError as error:
+        return str(error.message)
+    return None
 
 
 def response_format(schema: dict[str, Any]) -> dict[str, Any]:
