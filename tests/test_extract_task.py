@@ -414,3 +414,9 @@ def test_constrained_mode_sends_the_schema_as_response_format() -> None:
         assert fmt["type"] == "json_schema"
         item = next(s for s in tasks if s.data["text"] in last_user_text(body))
         assert fmt["json_schema"]["schema"] == item.data["schema"]
+
+
+def test_a_summary_of_nothing_scored_has_empty_entries() -> None:
+    summary = ExtractTask().summarize([])
+    assert summary["field_score"]["n"] == 0 and summary["field_score"]["rate"] is None
+    assert summary["exact"]["n"] == 0 and summary["fields"] == {"right": 0, "expected": 0}

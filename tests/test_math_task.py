@@ -177,3 +177,8 @@ def test_a_math_core_run_through_the_cli_scores_exactly(tmp_path: Path) -> None:
     assert summary["unparseable"]["k"] == 1
     assert summary["rules"] == {"final-answer": total - 1, "none": 1}
     assert set(summary["by_subject"]) == {s.subject for s in questions.values()}
+
+
+def test_a_summary_of_nothing_scored_has_empty_entries() -> None:
+    summary = MathTask().summarize([])
+    assert summary["accuracy"]["n"] == 0 and summary["accuracy"]["rate"] is None and summary["rules"] == {}
