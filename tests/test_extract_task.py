@@ -306,6 +306,8 @@ def test_factory_reads_the_constrained_option() -> None:
         build_task("extract", TaskSettings(options={"constrained": "yes"}))
     with pytest.raises(TaskSettingsError, match="not strict"):
         build_task("extract", TaskSettings(options={"strict": True}))
+    with pytest.raises(TaskSettingsError, match="--samples applies to code"):
+        build_task("extract", TaskSettings(samples=3))
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -121,6 +121,8 @@ def test_factory_refuses_options() -> None:
     assert build_task("math", TaskSettings()).kind == "math"
     with pytest.raises(TaskSettingsError, match="math takes no --option"):
         build_task("math", TaskSettings(options={"constrained": True}))
+    with pytest.raises(TaskSettingsError, match="--samples applies to code"):
+        build_task("math", TaskSettings(samples=5))
 
 
 def test_every_math_core_answer_parses_and_reads_back() -> None:

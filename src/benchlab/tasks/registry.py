@@ -60,6 +60,8 @@ def _extract(settings: TaskSettings) -> Task:
             f"extract benchmarks need the jsonschema library ({error}); install it with "
             "pip install 'benchlab[extract]'."
         ) from error
+    if settings.samples != 1:
+        raise TaskSettingsError("--samples applies to code benchmarks; extraction asks each task once.")
     unknown = set(settings.options) - {"constrained"}
     if unknown:
         raise TaskSettingsError(
@@ -74,6 +76,8 @@ def _extract(settings: TaskSettings) -> Task:
 def _math(settings: TaskSettings) -> Task:
     from benchlab.tasks.math_task import MathTask
 
+    if settings.samples != 1:
+        raise TaskSettingsError("--samples applies to code benchmarks; math asks each problem once.")
     if settings.options:
         raise TaskSettingsError(
             f"math takes no --option settings (got {', '.join(sorted(settings.options))})."
