@@ -44,6 +44,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "chart": ("id", "title", "request", "chart_type", "data", "tokens", "banned", "interactivity"),
     "rubric": ("id", "conversation", "rubric"),
     "longcontext": ("id", "length", "depth", "seed"),
+    "extract": ("id", "text", "schema", "expected"),
 }
 
 

@@ -139,6 +139,11 @@ def run_report(record: RunRecord) -> Panel:
             "judge", f"{judge.get('endpoint', '?')} ({models}) · prompt {judge.get('prompt_sha256', '')[:12]}"
         )
         table.add_row("empty replies", fmt_rate(summary.get("unparseable")))
+    elif record.task_kind == "extract":
+        table.add_row("field score", _interval(summary.get("field_score") or {}))
+        table.add_row("all fields right", fmt_rate(summary.get("exact")))
+        table.add_row("schema valid", fmt_rate(summary.get("schema_valid")))
+        table.add_row("no usable JSON", fmt_rate(summary.get("unparseable")))
     else:
         table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
         table.add_row("unparseable", fmt_rate(summary.get("unparseable")))
@@ -199,7 +204,9 @@ def subject_table(record: RunRecord) -> Table | None:
     rubric = record.task_kind == "rubric"
     table = Table(title="by subject")
     table.add_column("subject")
-    table.add_column("rubric score" if rubric else "accuracy")
+    table.add_column(
+        "rubric score" if rubric else "field score" if record.task_kind == "extract" else "accuracy"
+    )
     for subject, entry in subjects.items():
         table.add_row(subject, _rubric_mean(entry) if rubric else fmt_rate(entry))
     return table

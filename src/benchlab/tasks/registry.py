@@ -141,6 +141,34 @@ def _longcontext(settings: TaskSettings) -> Task:
     return LongContextTask(context_limit=context_limit, answer_tokens=answer_tokens)
 
 
+def _extract(settings: TaskSettings) -> Task:
+    from benchlab.tasks.extract import ExtractTask
+
+    if settings.samples != 1:
+        raise TaskSettingsError("--samples applies to code benchmarks; extraction asks each task once.")
+    unknown = set(settings.options) - {"constrained"}
+    if unknown:
+        raise TaskSettingsError(
+            f"extract takes --option constrained=true|false, not {', '.join(sorted(unknown))}."
+        )
+    constrained = settings.options.get("constrained", False)
+    if not isinstance(constrained, bool):
+        raise TaskSettingsError(f"--option constrained takes true or false, not {constrained!r}.")
+    return ExtractTask(constrained=constrained)
+
+
+def _math(settings: TaskSettings) -> Task:
+    from benchlab.tasks.math_task import MathTask
+
+    if settings.samples != 1:
+        raise TaskSettingsError("--samples applies to code benchmarks; math asks each problem once.")
+    if settings.options:
+        raise TaskSettingsError(
+            f"math takes no --option settings (got {', '.join(sorted(settings.options))})."
+        )
+    return MathTask()
+
+
 TASK_KINDS: dict[str, Callable[[TaskSettings], Task]] = {
     "mcq": _mcq,
     "code": _code,
@@ -148,6 +176,8 @@ TASK_KINDS: dict[str, Callable[[TaskSettings], Task]] = {
     "chart": _chart,
     "rubric": _rubric,
     "longcontext": _longcontext,
+    "extract": _extract,
+    "math": _math,
 }
 
 
