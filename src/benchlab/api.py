@@ -51,6 +51,7 @@ __all__ = [
     "Tally",
     "TaskSettings",
     "compare",
+    "dashboard",
     "doctor",
     "fetch",
     "get_run",
@@ -298,6 +299,23 @@ def compare(a: str, b: str) -> Comparison:
     store = open_store()
     run_a, run_b = get_run(a), get_run(b)
     return compare_runs(run_a, store.results(run_a.run_id), run_b, store.results(run_b.run_id))
+
+
+def dashboard(
+    *,
+    port: int = 8050,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the web dashboard until interrupted. Off loopback a token is required (generated when
+    not given); `on_ready(url)` gets the address to open, token included."""
+    from benchlab.surfaces.dashboard import app  # the web stack is an optional extra: import on demand
+
+    launch = app.plan_launch(host=host, port=port, token=token)
+    if on_ready is not None:
+        on_ready(launch.url)
+    app.serve(launch)
 
 
 def doctor(servers: list[str] | None = None, *, api_key: str | None = None) -> list[ServerReport]:
