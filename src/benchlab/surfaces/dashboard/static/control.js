@@ -71,7 +71,7 @@ export async function render(main) {
           el("td", {}, when(p.started_at)),
           el("td", { class: "state" }, p.running ? "running" : `exited (${p.returncode})`),
           el("td", {}, el("pre", { class: "output" }, p.output.slice(-600))),
-          el("td", {}, p.running ? el("button", { class: "secondary stop", onclick: () => stop(p.id) }, "Stop") : null)))))
+          el("td", {}, p.running ? el("button", { class: "secondary stop", onclick: () => stop(p.id) }, "Stop") : null))))
         : el("p", { class: "muted" }, "Nothing started from here yet."));
     } catch (error) { processes.replaceChildren(errorBox(error)); }
   }

@@ -1,6 +1,6 @@
 // Leaderboard: models × benchmarks (newest finished run of each pair) with intervals, and the
 // reference baselines (shipped with source and date, or set in Setup).
-import { el, getJSON, pct, plotlyText, table } from "./util.js";
+import { el, getJSON, loadPlotly, pct, plotlyText, table } from "./util.js";
 
 export async function render(main) {
   const data = await getJSON("/api/leaderboard");
@@ -32,7 +32,7 @@ export async function render(main) {
     ], { id: "leaderboard" })));
     const chart = el("div", { class: "chart", id: "leaderboard-chart" });
     main.append(el("section", { class: "card" }, chart));
-    if (window.Plotly) {
+    if (await loadPlotly()) {
       const traces = [...byModel.entries()].map(([model, cells]) => {
         const rows = benchmarks.map((b) => cells.get(b));
         return { type: "bar", name: plotlyText(model ?? "?"), x: benchmarks.map(plotlyText),

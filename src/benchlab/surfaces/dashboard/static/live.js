@@ -1,6 +1,6 @@
 // Live: follows one run through server-sent events (the browser reconnects by itself and the server
 // resumes after the Last-Event-ID it sends). The feed shows newest first and keeps the last 500 rows.
-import { el, getJSON, kvTable, ms, navigate, outcome, pct, rateText, table, tile } from "./util.js";
+import { el, getJSON, kvTable, loadPlotly, ms, navigate, outcome, pct, rateText, tile } from "./util.js";
 
 const FEED_LIMIT = 500;
 
@@ -29,9 +29,11 @@ export async function render(main, _parts, query) {
   const points = { x: [], y: [], low: [], high: [] };
   let plotted = false;
   function drawChart(stats) {
-    if (!window.Plotly || !stats.accuracy.n) return;
-    points.x.push(stats.recorded); points.y.push(stats.accuracy.rate);
-    points.low.push(stats.accuracy.ci_low); points.high.push(stats.accuracy.ci_high);
+    if (stats.accuracy.n && points.x[points.x.length - 1] !== stats.recorded) {
+      points.x.push(stats.recorded); points.y.push(stats.accuracy.rate);
+      points.low.push(stats.accuracy.ci_low); points.high.push(stats.accuracy.ci_high);
+    }
+    if (!window.Plotly || !points.x.length) return;
     const traces = [
       { x: points.x, y: points.high, mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip" },
       { x: points.x, y: points.low, mode: "lines", fill: "tonexty", line: { width: 0 }, name: "95% interval",
@@ -62,6 +64,7 @@ export async function render(main, _parts, query) {
         kvTable(Object.entries(values)))));
   }
   showStats(detail.tally);
+  loadPlotly().then(() => drawChart(detail.tally));
   if (Object.keys(detail.metrics).length) showMetrics(detail.metrics);
 
   const source = new EventSource(`/api/live/${encodeURIComponent(runId)}/events`);

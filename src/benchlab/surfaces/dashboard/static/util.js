@@ -34,7 +34,7 @@ export function el(tag, attrs = {}, ...children) {
     else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
     else node.setAttribute(key, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     if (child === undefined || child === null || child === false) continue;
     node.append(child instanceof Node ? child : document.createTextNode(String(child)));
   }
@@ -88,6 +88,18 @@ export function errorBox(error) {
 export function navigate(path) {
   history.pushState({}, "", path);
   window.dispatchEvent(new PopStateEvent("popstate"));
+}
+
+// Plotly is large (several MB): only the pages that draw charts load it, and only once.
+let plotly = null;
+export function loadPlotly() {
+  plotly ??= new Promise((resolve) => {
+    const script = el("script", { src: "/vendor/plotly.min.js" });
+    script.addEventListener("load", () => resolve(window.Plotly));
+    script.addEventListener("error", () => resolve(null));  // no chart library: tables still work
+    document.head.append(script);
+  });
+  return plotly;
 }
 
 // Plotly reads `<b>`-style markup in labels; names come from servers, so escape them for it.
