@@ -20,11 +20,6 @@ import pytest
 
 pytest.importorskip("starlette", reason="needs the dashboard extra: pip install 'benchlab[dashboard]'")
 pytest.importorskip("playwright", reason="needs Playwright for Python: pip install 'benchlab[dev]'")
-CHROMIUM = "/usr/bin/chromium"
-if not Path(CHROMIUM).exists() and not shutil.which("chromium"):
-    pytest.skip(
-        "needs Debian's chromium at /usr/bin/chromium (apt-get install chromium)", allow_module_level=True
-    )
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from typer.testing import CliRunner
