@@ -26,10 +26,11 @@ from typer.testing import CliRunner
 
 from benchlab import api, settings
 from benchlab.cli import app as cli_app
+from benchlab.surfaces.dashboard.background import BackgroundDashboard as LiveDashboard
 from benchlab.testing.scripted_server import Pacing, ScriptedServer
 from benchlab.testing.synthetic_runs import write_run
 from benchlab.types import RunStatus
-from dashboard_support import LiveDashboard, two_runs
+from dashboard_support import two_runs
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"

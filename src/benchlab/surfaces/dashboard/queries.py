@@ -210,17 +210,21 @@ class DashboardQueries:
         )
         return {row["kind"]: json.loads(row["payload"]) for row in rows}
 
-    def export_rows(self, run_id: str) -> Iterator[sqlite3.Row]:
-        """Every sample of a run in order, streamed in batches so an export never holds them all."""
+    def export_batches(
+        self, run_id: str, *, transcripts: bool, size: int = 500
+    ) -> Iterator[list[sqlite3.Row]]:
+        """Every sample of a run in order, in batches, so an export never holds the whole run."""
+        column = "transcript" if transcripts else "NULL AS transcript"
         with self.store.connect() as connection:
             connection.row_factory = sqlite3.Row
             cursor = connection.execute(
-                """SELECT seq, sample_id, subject, error_kind, correct, value, extracted, gold, attempts,
-                          finished_at, score, transcript FROM samples WHERE run_id = ? ORDER BY seq""",
+                f"""SELECT seq, sample_id, subject, error_kind, correct, value, extracted, gold, attempts,
+                           finished_at, {_LATENCY} AS latency_s, json_extract(score, '$.error') AS error,
+                           score, {column} FROM samples WHERE run_id = ? ORDER BY seq""",
                 (run_id,),
             )
-            while batch := cursor.fetchmany(500):
-                yield from batch
+            while batch := cursor.fetchmany(size):
+                yield batch
 
     # ---- leaderboard ---------------------------------------------------------------------------
 

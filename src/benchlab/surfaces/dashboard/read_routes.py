@@ -112,7 +112,8 @@ async def run_facets(request: Request) -> Response:
 
 def public_record(record: Any) -> dict[str, Any]:
     """A run record as the browser may see it: no API key (excluded by the type) and a redacted command."""
-    dumped: dict[str, Any] = record.model_dump(mode="json")
+    dumped: dict[str, Any] = record.model_dump(mode="json", exclude={"sample_ids"})
+    dumped["planned"] = len(record.sample_ids)  # the ids themselves can be tens of thousands
     command = dumped.get("provenance", {}).get("command")
     if command:
         dumped["provenance"]["command"] = " ".join(redact(command.split(" ")))
@@ -196,17 +197,22 @@ async def export_json(request: Request) -> Response:
 
     def body() -> Iterator[bytes]:
         yield (head + ', "samples": [').encode()
-        for index, row in enumerate(queries(request).export_rows(run_id)):
-            sample = {
-                "seq": row["seq"],
-                "sample_id": row["sample_id"],
-                "subject": row["subject"],
-                "attempts": row["attempts"],
-                "finished_at": row["finished_at"],
-                "score": json.loads(row["score"]),
-                "transcript": None if row["transcript"] is None else json.loads(row["transcript"]),
-            }
-            yield ((", " if index else "") + json.dumps(clean(sample))).encode()
+        first = True
+        for batch in queries(request).export_batches(run_id, transcripts=True):
+            pieces = []
+            for row in batch:
+                sample = {
+                    "seq": row["seq"],
+                    "sample_id": row["sample_id"],
+                    "subject": row["subject"],
+                    "attempts": row["attempts"],
+                    "finished_at": row["finished_at"],
+                    "score": json.loads(row["score"]),
+                    "transcript": None if row["transcript"] is None else json.loads(row["transcript"]),
+                }
+                pieces.append(json.dumps(clean(sample)))
+            yield (("" if first else ", ") + ", ".join(pieces)).encode()
+            first = False
         yield b"]}"
 
     return StreamingResponse(body(), media_type="application/json", headers=_download(f"{run_id}.json"))
@@ -221,13 +227,8 @@ async def export_csv(request: Request) -> Response:
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
-        for row in queries(request).export_rows(run_id):
-            score = json.loads(row["score"])
-            transcript = json.loads(row["transcript"]) if row["transcript"] else None
-            completions = (transcript or {}).get("completions") or [{}]
-            latency = (completions[-1].get("timings") or {}).get("e2e")
-            values = [row[name] for name in CSV_COLUMNS[:10]] + [latency, score.get("error")]
-            writer.writerow([_csv_safe(value) for value in values])
+        for batch in queries(request).export_batches(run_id, transcripts=False):
+            writer.writerows([_csv_safe(row[name]) for name in CSV_COLUMNS] for row in batch)
             yield buffer.getvalue().encode()
             buffer.seek(0)
             buffer.truncate()

@@ -49,7 +49,7 @@ export async function render(main, _parts, query) {
     tiles.replaceChildren(
       tile("accuracy", pct(stats.accuracy.rate), `95% CI ${rateText(stats.accuracy)} · ${stats.accuracy.k}/${stats.accuracy.n}`,
         { dataset: { field: "accuracy" } }),
-      tile("recorded", `${stats.recorded} / ${run.sample_ids.length}`, null, { dataset: { field: "recorded" } }),
+      tile("recorded", `${stats.recorded} / ${run.planned}`, null, { dataset: { field: "recorded" } }),
       tile("throughput", stats.per_second ? `${stats.per_second.toFixed(2)}/s` : "–",
         stats.recent_per_second ? `last 30 s: ${stats.recent_per_second.toFixed(2)}/s` : null),
       tile("unparseable", String(stats.unparseable)),
