@@ -172,3 +172,34 @@ def test_control_refuses_bad_requests_with_a_reason() -> None:
         not_json = client.post("/api/launch", content=b"{", headers=headers)
         assert not_json.status_code == 400 and "not JSON" in not_json.json()["error"]
         assert client.post("/api/processes/run-9/stop", headers=headers).status_code == 404
+
+
+@pytest.mark.llamacpp
+def test_start_chat_and_stop_the_smoke_server_from_the_dashboard() -> None:
+    pytest.importorskip(
+        "xllamacpp", reason="needs the embedded llama.cpp engine: pip install 'benchlab[serve]'"
+    )
+    with client_for(plan_launch(port=8050)) as client:
+        headers = csrf_headers(client)
+        started = client.post("/api/servers", json={"kind": "smoke", "parallel": 1}, headers=headers)
+        assert started.status_code == 201, started.text
+        server = started.json()
+        assert server["running"] and server["url"].startswith("http://127.0.0.1:")
+        try:
+            chat = client.post(
+                "/api/chat",
+                json={
+                    "server": server["url"],
+                    "messages": [{"role": "user", "content": "Hello"}],
+                    "max_tokens": 8,
+                },
+                headers=headers,
+            )
+            assert chat.status_code == 200, chat.text
+            answer = chat.json()
+            assert answer["model"] and isinstance(answer["content"], str) and answer["timings"]["e2e"] > 0
+        finally:
+            stopped = client.post(f"/api/processes/{server['id']}/stop", headers=headers)
+        assert stopped.status_code == 200 and stopped.json()["running"] is False
+        listed = client.get("/api/processes").json()["processes"]
+        assert [p["running"] for p in listed if p["id"] == server["id"]] == [False]

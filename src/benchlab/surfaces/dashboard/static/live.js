@@ -26,25 +26,37 @@ export async function render(main, _parts, query) {
     el("table", {}, el("thead", {}, el("tr", {}, ["#", "sample", "question", "answer", "gold", "outcome", "latency"]
       .map((h) => el("th", {}, h)))), feedBody));
 
-  const points = { x: [], y: [], low: [], high: [] };
+  // The line is the running accuracy after each scored sample; the band is the Wilson interval the
+  // server computes with every stats event.
+  const line = { x: [], y: [], k: 0, n: 0, seen: 0 };
+  const band = { x: [], low: [], high: [] };
   let plotted = false;
-  function drawChart(stats) {
-    if (stats.accuracy.n && points.x[points.x.length - 1] !== stats.recorded) {
-      points.x.push(stats.recorded); points.y.push(stats.accuracy.rate);
-      points.low.push(stats.accuracy.ci_low); points.high.push(stats.accuracy.ci_high);
-    }
-    if (!window.Plotly || !points.x.length) return;
+  let pending = null;
+  function addSample(row) {
+    line.seen += 1;
+    if (row.error_kind !== "none" && row.error_kind !== "model") return;
+    line.n += 1; line.k += row.correct ? 1 : 0;
+    line.x.push(line.seen); line.y.push(line.k / line.n);
+  }
+  function addBand(stats) {
+    if (!stats.accuracy.n || band.x[band.x.length - 1] === stats.recorded) return;
+    band.x.push(stats.recorded); band.low.push(stats.accuracy.ci_low); band.high.push(stats.accuracy.ci_high);
+  }
+  function drawChart() {
+    pending = null;
+    if (!window.Plotly || !line.x.length) return;
     const traces = [
-      { x: points.x, y: points.high, mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip" },
-      { x: points.x, y: points.low, mode: "lines", fill: "tonexty", line: { width: 0 }, name: "95% interval",
+      { x: band.x, y: band.high, mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip" },
+      { x: band.x, y: band.low, mode: "lines", fill: "tonexty", line: { width: 0 }, name: "95% interval",
         fillcolor: "rgba(47,111,223,0.15)" },
-      { x: points.x, y: points.y, mode: "lines", name: "accuracy", line: { color: "#2f6fdf" } },
+      { x: line.x, y: line.y, mode: "lines", name: "running accuracy", line: { color: "#2f6fdf" } },
     ];
     const layout = { margin: { t: 10, r: 10, b: 35, l: 45 }, yaxis: { range: [0, 1], tickformat: ".0%" },
       xaxis: { title: { text: "samples recorded" } }, legend: { orientation: "h" } };
     window.Plotly[plotted ? "react" : "newPlot"](chart, traces, layout, { displayModeBar: false, responsive: true });
     plotted = true;
   }
+  function scheduleChart() { pending ??= setTimeout(drawChart, 300); }
   function showStats(stats) {
     tiles.replaceChildren(
       tile("accuracy", pct(stats.accuracy.rate), `95% CI ${rateText(stats.accuracy)} · ${stats.accuracy.k}/${stats.accuracy.n}`,
@@ -56,7 +68,8 @@ export async function render(main, _parts, query) {
       tile("infra errors", String(stats.infra)),
       tile("rejected", String(stats.rejected)),
     );
-    drawChart(stats);
+    addBand(stats);
+    scheduleChart();
   }
   function showMetrics(payload) {
     metrics.replaceChildren(el("h3", {}, "Host and server metrics"),
@@ -64,12 +77,14 @@ export async function render(main, _parts, query) {
         kvTable(Object.entries(values)))));
   }
   showStats(detail.tally);
-  loadPlotly().then(() => drawChart(detail.tally));
+  loadPlotly().then(scheduleChart);
   if (Object.keys(detail.metrics).length) showMetrics(detail.metrics);
 
   const source = new EventSource(`/api/live/${encodeURIComponent(runId)}/events`);
   source.addEventListener("sample", (event) => {
     const row = JSON.parse(event.data);
+    addSample(row);
+    scheduleChart();
     const tr = el("tr", { class: "clickable", dataset: { seq: row.seq },
       onclick: () => navigate(`/run/${encodeURIComponent(runId)}?sample=${encodeURIComponent(row.sample_id)}`) },
       el("td", {}, row.seq + 1), el("td", {}, row.sample_id),
