@@ -8,11 +8,21 @@ import pytest
 pytest.importorskip("starlette", reason="needs the dashboard extra: pip install 'benchlab[dashboard]'")
 
 import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 from starlette.testclient import TestClient
 
 from benchlab import api, settings
+from benchlab.endpoints.managed import free_port
 from benchlab.surfaces.dashboard.app import create_app, plan_launch
 from benchlab.surfaces.dashboard.control import redact
 from benchlab.testing.scripted_server import ScriptedServer
@@ -191,3 +201,43 @@ def test_redaction_masks_secret_flags_and_assignments() -> None:
         "--judge-api-key",
         "***",
     ]
+
+
+def test_the_cli_serves_the_dashboard_and_prints_the_tokened_address(benchlab_home: Path) -> None:
+    port = free_port()
+    command = [
+        sys.executable,
+        "-m",
+        "benchlab",
+        "dashboard",
+        "--port",
+        str(port),
+        "--host",
+        "0.0.0.0",
+        "--no-open",
+    ]
+    env = {**os.environ, "BENCHLAB_HOME": str(benchlab_home), "COLUMNS": "200"}
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        token = re.search(r"\?token=(\S+)", line)
+        assert token, line
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                assert time.monotonic() < deadline, "the dashboard never listened"
+                time.sleep(0.1)
+        base = f"http://127.0.0.1:{port}/api/runs"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(base, timeout=10)
+        assert refused.value.code == 401
+        request = urllib.request.Request(base, headers={"Authorization": f"Bearer {token.group(1)}"})
+        with urllib.request.urlopen(request, timeout=10) as response:
+            assert json.loads(response.read())["total"] == 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=15)

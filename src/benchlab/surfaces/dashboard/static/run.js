@@ -13,6 +13,9 @@ function summaryTiles(summary) {
       entries.push([key.replaceAll("_", " "), `p50 ${scale(value.p50)} · p90 ${scale(value.p90)}`]);
     } else if (value === null || typeof value !== "object") {
       entries.push([key.replaceAll("_", " "), value === null ? "–" : String(value)]);
+    } else if (key !== "by_subject") {
+      // Anything else a task or the host-metrics recorder adds (token counts, letter bias, host load).
+      entries.push([key.replaceAll("_", " "), JSON.stringify(value)]);
     }
   }
   return kvTable(entries, { id: "run-summary" });
