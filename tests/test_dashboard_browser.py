@@ -283,3 +283,36 @@ def test_a_charts_script_cannot_reach_the_dashboard(page: Page) -> None:
         assert "parent:blocked" in text and "cookie:blocked" in text and "fetch:blocked" in text, text
         assert page.locator("iframe.artifact").get_attribute("sandbox") == "allow-scripts"
         assert page.evaluate("window.__owned") is None
+
+
+def test_an_agent_runs_tool_calls_and_results_show_in_order(page: Page) -> None:
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "lookup_order", "arguments": '{"id": 42}'},
+    }
+    messages = [
+        {"role": "system", "content": "You help with orders."},
+        {"role": "user", "content": "Where is order 42?"},
+        {"role": "assistant", "content": "", "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "call_1", "content": '{"status": "shipped"}'},
+        {"role": "assistant", "content": "Order 42 has shipped."},
+    ]
+
+    def agent(index: int, result):  # type: ignore[no-untyped-def]
+        transcript = result.transcript.model_copy(update={"messages": messages})
+        return result.model_copy(update={"transcript": transcript})
+
+    run_id = write_run(api.open_store(), samples=1, tweak=agent).run_id
+    with LiveDashboard() as dashboard:
+        page.goto(f"{dashboard.url}/run/{run_id}?sample=s00000")
+        conversation = page.locator("#sample-detail .split > div").first.locator(".message")
+        expect(conversation).to_have_count(5 + 1)  # five messages, then the completion
+        roles = [conversation.nth(i).locator(".role").first.text_content() or "" for i in range(5)]
+        assert [role.split(" ")[0] for role in roles] == ["system", "user", "assistant", "tool", "assistant"]
+        expect(conversation.nth(2).locator(".tool-call")).to_contain_text("lookup_order")
+        expect(conversation.nth(2).locator(".tool-call pre")).to_have_text('{"id": 42}')
+        expect(conversation.nth(3)).to_contain_text("result of call_1")
+        expect(conversation.nth(3).locator("pre")).to_have_text('{"status": "shipped"}')
+        page.goto(f"{dashboard.url}/live?run={run_id}")
+        expect(page.locator("#feed tr").first.locator("td").nth(2)).to_have_text("Where is order 42?")

@@ -20,8 +20,11 @@ from benchlab.types import RunRecord
 
 MAX_PAGE = 500
 
-# The last user message and the last completion of a transcript: what a feed row shows.
-_QUESTION = "json_extract(transcript, '$.messages[#-1].content')"
+# The last user message and the last completion of a transcript: what a feed row shows. (An agent's
+# transcript ends with tool results, so the question is looked up by role, not by position.)
+_QUESTION = """(SELECT json_extract(message.value, '$.content')
+                FROM json_each(transcript, '$.messages') AS message
+                WHERE json_extract(message.value, '$.role') = 'user' ORDER BY message.key DESC LIMIT 1)"""
 _LATENCY = "json_extract(transcript, '$.completions[#-1].timings.e2e')"
 
 # Named outcome filters for a run's samples.
