@@ -26,10 +26,12 @@ from typer.testing import CliRunner
 
 from benchlab import api, settings
 from benchlab.cli import app as cli_app
+from benchlab.endpoints.managed import free_port
+from benchlab.store.db import SampleWriter
 from benchlab.surfaces.dashboard.background import BackgroundDashboard as LiveDashboard
 from benchlab.testing.scripted_server import Pacing, ScriptedServer
 from benchlab.testing.synthetic_runs import write_run
-from benchlab.types import RunStatus
+from benchlab.types import RunStatus, SampleResult, Score
 from dashboard_support import two_runs
 
 pytestmark = pytest.mark.browser
@@ -316,3 +318,23 @@ def test_an_agent_runs_tool_calls_and_results_show_in_order(page: Page) -> None:
         expect(conversation.nth(3).locator("pre")).to_have_text('{"status": "shipped"}')
         page.goto(f"{dashboard.url}/live?run={run_id}")
         expect(page.locator("#feed tr").first.locator("td").nth(2)).to_have_text("Where is order 42?")
+
+
+def test_the_live_feed_reconnects_after_a_drop_without_duplicates(page: Page) -> None:
+    store = api.open_store()
+    record = write_run(store, samples=5, status=RunStatus.RUNNING)
+    port = free_port()
+    with LiveDashboard(port=port) as dashboard:
+        page.goto(f"{dashboard.url}/live?run={record.run_id}")
+        expect(page.locator("#feed tr")).to_have_count(5)
+    # The dashboard is gone (the browser's stream dropped); samples keep arriving meanwhile.
+    writer = SampleWriter(store, record.run_id)
+    for index in range(3):
+        score = Score(value=1.0, correct=True, extracted="A", gold="A")
+        writer.put(SampleResult(sample_id=f"late{index}", score=score, finished_at=time.time()))
+    writer.close()
+    with LiveDashboard(port=port):
+        expect(page.locator("#feed tr")).to_have_count(8, timeout=20_000)
+        seqs = [page.locator("#feed tr").nth(i).get_attribute("data-seq") for i in range(8)]
+        assert sorted(int(seq or -1) for seq in seqs) == list(range(8))
+        expect(page.locator("[data-field=recorded] .value")).to_have_text("8 / 5")

@@ -128,4 +128,11 @@ def serve(launch: Launch) -> None:
     except ImportError:
         raise DashboardError("the dashboard needs its extra: pip install 'benchlab[dashboard]'") from None
     os.environ.setdefault("BENCHLAB_HOME", str(settings.home()))
-    uvicorn.run(create_app(launch), host=launch.host, port=launch.port, log_level="warning")
+    # Open live streams never end on their own: give them a moment, then close them on shutdown.
+    uvicorn.run(
+        create_app(launch),
+        host=launch.host,
+        port=launch.port,
+        log_level="warning",
+        timeout_graceful_shutdown=3,
+    )

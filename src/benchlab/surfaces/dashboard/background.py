@@ -18,7 +18,11 @@ class BackgroundDashboard:
     def __init__(self, token: str | None = None, port: int | None = None) -> None:
         self.launch = plan_launch(port=port or free_port(), token=token)
         config = uvicorn.Config(
-            create_app(self.launch), host="127.0.0.1", port=self.launch.port, log_level="warning"
+            create_app(self.launch),
+            host="127.0.0.1",
+            port=self.launch.port,
+            log_level="warning",
+            timeout_graceful_shutdown=2,  # open live streams would otherwise hold the shutdown
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name="benchlab-dashboard", daemon=True)
