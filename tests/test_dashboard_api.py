@@ -172,6 +172,8 @@ def test_control_refuses_bad_requests_with_a_reason() -> None:
         not_json = client.post("/api/launch", content=b"{", headers=headers)
         assert not_json.status_code == 400 and "not JSON" in not_json.json()["error"]
         assert client.post("/api/processes/run-9/stop", headers=headers).status_code == 404
+        unknown = client.post("/api/fetch", json={"key": "no_such_benchmark"}, headers=headers)
+        assert unknown.status_code == 422 and "no_such_benchmark" in unknown.json()["error"]
 
 
 @pytest.mark.llamacpp

@@ -338,3 +338,19 @@ def test_the_live_feed_reconnects_after_a_drop_without_duplicates(page: Page) ->
         seqs = [page.locator("#feed tr").nth(i).get_attribute("data-seq") for i in range(8)]
         assert sorted(int(seq or -1) for seq in seqs) == list(range(8))
         expect(page.locator("[data-field=recorded] .value")).to_have_text("8 / 5")
+
+
+def test_the_chat_box_talks_to_the_model_and_shows_its_reply_as_text(page: Page) -> None:
+    with ScriptedServer(HOSTILE_CONTENT) as server, LiveDashboard() as dashboard:
+        page.goto(f"{dashboard.url}/control")
+        page.locator("input[name=chat-server]").fill(server.base_url)
+        page.locator("textarea[name=chat-input]").fill("Which option?")
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator("#chat-log .chat-answer")).to_have_text(HOSTILE_CONTENT)
+        expect(page.locator("#chat-log .message.assistant .role")).to_contain_text("scripted-model")
+        assert page.locator("#chat-log img").count() == 0 and page.evaluate("window.__owned") is None
+        page.locator("textarea[name=chat-input]").fill("And why?")
+        page.get_by_role("button", name="Send").click()
+        expect(page.locator("#chat-log .chat-answer")).to_have_count(2)
+        # The conversation so far goes with every message.
+        assert [m["role"] for m in server.requests[-1]["messages"]] == ["user", "assistant", "user"]
