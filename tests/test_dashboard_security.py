@@ -20,8 +20,10 @@ import urllib.request
 from pathlib import Path
 
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from benchlab import api, settings
+from benchlab.cli import app as cli_app
 from benchlab.endpoints.managed import free_port
 from benchlab.surfaces.dashboard.app import create_app, plan_launch
 from benchlab.surfaces.dashboard.control import redact
@@ -241,3 +243,12 @@ def test_the_cli_serves_the_dashboard_and_prints_the_tokened_address(benchlab_ho
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=15)
+
+
+def test_a_taken_port_is_reported_plainly(benchlab_home: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(cli_app, ["dashboard", "--port", str(port), "--no-open"])
+    assert result.exit_code == 1 and str(port) in result.stderr

@@ -310,8 +310,15 @@ def dashboard(
 ) -> None:
     """Serve the web dashboard until interrupted. Off loopback a token is required (generated when
     not given); `on_ready(url)` gets the address to open, token included."""
-    from benchlab.surfaces.dashboard import app  # the web stack is an optional extra: import on demand
+    from benchlab.endpoints.managed import check_port_free
 
+    try:  # the web stack is an optional extra: import it on demand
+        from benchlab.surfaces.dashboard import app
+    except ImportError as error:
+        raise RuntimeError(
+            f"the dashboard needs its extra ({error}): pip install 'benchlab[dashboard]'"
+        ) from None
+    check_port_free(host, port)  # a clear message instead of the web server's own
     launch = app.plan_launch(host=host, port=port, token=token)
     if on_ready is not None:
         on_ready(launch.url)
