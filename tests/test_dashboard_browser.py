@@ -125,6 +125,7 @@ def test_live_feed_grows_during_a_real_llamacpp_run(page: Page, benchlab_home: P
             assert row.locator("td").nth(2).text_content().startswith("The following is a multiple-choice")
             assert row.locator("td").nth(6).text_content().endswith("ms")
             expect(page.locator("[data-field=accuracy] .sub")).to_contain_text("95% CI")
+            expect(page.locator("#model-note")).to_contain_text("chance by design")
             run.send_signal(signal.SIGTERM)  # the run records itself as interrupted; the page follows
             out, err = run.communicate(timeout=60)
             assert json.loads(out)["run"]["status"] == "interrupted", err

@@ -20,6 +20,7 @@ from benchlab.analysis.compare import PairingError
 from benchlab.catalog.datasets import BUILTIN_KEYS, DatasetError
 from benchlab.engine.runner import RunError
 from benchlab.store.db import StoreError
+from benchlab.surfaces.console import SMOKE_NOTE, is_smoke_model
 from benchlab.surfaces.dashboard import comparison, settings_store
 from benchlab.surfaces.dashboard.control import redact
 from benchlab.surfaces.dashboard.live import parse_last_id, run_events
@@ -114,6 +115,7 @@ def public_record(record: Any) -> dict[str, Any]:
     """A run record as the browser may see it: no API key (excluded by the type) and a redacted command."""
     dumped: dict[str, Any] = record.model_dump(mode="json", exclude={"sample_ids"})
     dumped["planned"] = len(record.sample_ids)  # the ids themselves can be tens of thousands
+    dumped["note"] = SMOKE_NOTE if is_smoke_model(record.endpoint.model) else None
     command = dumped.get("provenance", {}).get("command")
     if command:
         dumped["provenance"]["command"] = " ".join(redact(command.split(" ")))
@@ -281,6 +283,8 @@ async def leaderboard(request: Request) -> Response:
         setup = await run_in_threadpool(settings_store.effective)
     except settings_store.SetupError as error:
         return problem(str(error), 500)
+    for row in rows:
+        row["note"] = SMOKE_NOTE if is_smoke_model(row["model"]) else None
     return reply({"title": setup["title"], "entries": rows, "baselines": setup["baselines"]})
 
 

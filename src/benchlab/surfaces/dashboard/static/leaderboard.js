@@ -21,8 +21,11 @@ export async function render(main) {
     main.append(el("p", { class: "muted" }, "No finished runs yet."));
   } else {
     main.append(el("section", { class: "card" }, table(["model", ...benchmarks], [
-      ...[...byModel.entries()].map(([model, cells]) =>
-        el("tr", {}, el("td", {}, model ?? "?"), benchmarks.map((b) => cell(cells.get(b))))),
+      ...[...byModel.entries()].map(([model, cells]) => {
+        const note = [...cells.values()].find((entry) => entry.note)?.note;
+        return el("tr", {}, el("td", {}, model ?? "?", note ? el("div", { class: "warn", title: note }, "smoke model: chance by design") : null),
+          benchmarks.map((b) => cell(cells.get(b))));
+      }),
       ...labels.map((label) => el("tr", { class: "baseline" }, el("td", {}, el("em", {}, `${label} (reference)`)),
         benchmarks.map((b) => {
           const found = baselines.find((x) => x.label === label && x.benchmark === b);

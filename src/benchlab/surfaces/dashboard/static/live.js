@@ -16,7 +16,8 @@ export async function render(main, _parts, query) {
   const status = el("span", { id: "live-status", dataset: { status: run.status } }, run.status);
   main.append(el("p", {},
     el("a", { href: `/run/${encodeURIComponent(runId)}`, "data-link": true }, run.run_id), " · ",
-    run.benchmark, " · ", run.endpoint.model || "?", " · status ", status));
+    run.benchmark, " · ", run.endpoint.model || "?", " · status ", status),
+    run.note ? el("p", { class: "warn", id: "model-note" }, run.note) : "");
   const tiles = el("div", { class: "tiles", id: "live-tiles" });
   const chart = el("div", { class: "chart", id: "live-chart" });
   const metrics = el("div", { id: "live-metrics" });

@@ -94,6 +94,7 @@ export async function render(main, [runId], query) {
     el("p", {}, `${run.benchmark} · ${run.endpoint.model ?? "?"} · tag ${run.tag} · `,
       el("strong", { id: "run-status" }, run.status), run.status_reason ? ` (${run.status_reason})` : "",
       " · ", el("a", { href: `/live?run=${encodeURIComponent(runId)}`, "data-link": true }, "live view")),
+    run.note ? el("p", { class: "warn", id: "model-note" }, run.note) : "",
     el("p", {}, el("a", { href: `${base}/export.json`, download: `${runId}.json`, id: "export-json" }, el("button", { class: "secondary" }, "Export JSON")), " ",
       el("a", { href: `${base}/export.csv`, download: `${runId}.csv`, id: "export-csv" }, el("button", { class: "secondary" }, "Export CSV"))),
     el("div", { class: "split" },
