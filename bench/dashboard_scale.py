@@ -59,6 +59,7 @@ def main() -> int:
             ),
             "search sample id 's1999'": f"{base}/samples?limit=50&q=s1999",
             "one sample's drill-down": f"{base}/samples/s{options.samples // 2:05d}",
+            "accuracy trend (200 points)": f"{base}/trend",
             "runs list": f"{dashboard.url}/api/runs",
             "leaderboard": f"{dashboard.url}/api/leaderboard",
         }
@@ -123,6 +124,12 @@ def browser_figures(url: str, run_id: str) -> None:
         page.locator("#samples-table tbody tr").first.click()
         page.locator("#sample-detail").wait_for()
         figures.append(("sample drill-down rendered", time.perf_counter() - begin))
+        begin = time.perf_counter()
+        page.goto(f"{url}/live?run={run_id}")
+        page.locator("#feed tr").nth(499).wait_for()
+        figures.append(("open live page, newest 500 feed rows", time.perf_counter() - begin))
+        page.locator("#live-chart .main-svg").first.wait_for(timeout=60_000)
+        figures.append(("... and its accuracy chart drawn", time.perf_counter() - begin))
         longest = page.evaluate("window.__longest")
         browser.close()
     print(f"\n{'browser (Chromium, headless)':<45} {'ms':>10}")

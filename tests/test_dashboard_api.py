@@ -17,6 +17,7 @@ from typer.testing import CliRunner
 from benchlab import api
 from benchlab.cli import app as cli_app
 from benchlab.surfaces.dashboard.app import plan_launch
+from benchlab.surfaces.dashboard.queries import DashboardQueries
 from benchlab.testing.synthetic_runs import write_run
 from benchlab.types import RunStatus
 from dashboard_support import client_for, two_runs
@@ -205,3 +206,15 @@ def test_start_chat_and_stop_the_smoke_server_from_the_dashboard() -> None:
         assert stopped.status_code == 200 and stopped.json()["running"] is False
         listed = client.get("/api/processes").json()["processes"]
         assert [p["running"] for p in listed if p["id"] == server["id"]] == [False]
+
+
+def test_the_accuracy_trend_is_sampled_in_sql(runs) -> None:  # type: ignore[no-untyped-def]
+    run_a, _ = runs
+    with client_for(plan_launch(port=8050)) as client:
+        points = client.get(f"/api/runs/{run_a.run_id}/trend").json()["points"]
+    assert [p["recorded"] for p in points] == list(range(1, 25))
+    assert points[-1]["accuracy"]["k"] == 16 and points[-1]["accuracy"]["n"] == 24
+    flags = [r.score.correct for r in api.open_store().results(run_a.run_id)]  # in recorded order
+    assert [p["accuracy"]["k"] for p in points] == [sum(flags[: i + 1]) for i in range(24)]
+    sparse = DashboardQueries(api.open_store()).trend(run_a.run_id, points=5)
+    assert [p["recorded"] for p in sparse] == [5, 10, 15, 20, 24]

@@ -204,6 +204,25 @@ class DashboardQueries:
             "recent_per_second": (row["recent"] or 0) / 30.0 if recorded else None,
         }
 
+    def trend(self, run_id: str, points: int = 200) -> list[dict[str, Any]]:
+        """Running accuracy (with its interval) at up to `points` evenly spaced moments of a run,
+        computed by a window function so that a long run never leaves the database whole."""
+        total = self._rows("SELECT COUNT(*) FROM samples WHERE run_id = ?", (run_id,))[0][0]
+        if not total:
+            return []
+        step = max(1, -(-total // max(1, points)))
+        rows = self._rows(
+            """SELECT recorded, k, n FROM (
+                   SELECT ROW_NUMBER() OVER running AS recorded,
+                          SUM(error_kind IN ('none', 'model') AND correct = 1) OVER running AS k,
+                          SUM(error_kind IN ('none', 'model')) OVER running AS n
+                   FROM samples WHERE run_id = ?
+                   WINDOW running AS (ORDER BY seq ROWS UNBOUNDED PRECEDING))
+               WHERE recorded % ? = 0 OR recorded = ?""",
+            (run_id, step, total),
+        )
+        return [{"recorded": row["recorded"], "accuracy": rate(row["k"], row["n"])} for row in rows]
+
     def metric_events(self, run_id: str) -> dict[str, Any]:
         """The newest payload of every `*metrics*` event a run recorded (host and server metrics)."""
         rows = self._rows(

@@ -133,6 +133,10 @@ async def run_detail(request: Request) -> Response:
     return reply({"run": public_record(found), "subjects": subjects, "tally": tally, "metrics": metrics})
 
 
+async def run_trend(request: Request) -> Response:
+    return reply({"points": await run_in_threadpool(queries(request).trend, request.path_params["run_id"])})
+
+
 async def run_samples(request: Request) -> Response:
     params = request.query_params
     try:
@@ -299,6 +303,7 @@ ROUTES = [
     Route("/api/runs/facets", run_facets),
     Route("/api/runs/{run_id}", run_detail),
     Route("/api/runs/{run_id}/samples", run_samples),
+    Route("/api/runs/{run_id}/trend", run_trend),
     Route("/api/runs/{run_id}/samples/{sample_id:path}", sample_detail),
     Route("/api/runs/{run_id}/export.json", export_json),
     Route("/api/runs/{run_id}/export.csv", export_csv),

@@ -27,30 +27,24 @@ export async function render(main, _parts, query) {
     el("table", {}, el("thead", {}, el("tr", {}, ["#", "sample", "question", "answer", "gold", "outcome", "latency"]
       .map((h) => el("th", {}, h)))), feedBody));
 
-  // The line is the running accuracy after each scored sample; the band is the Wilson interval the
-  // server computes with every stats event.
-  const line = { x: [], y: [], k: 0, n: 0, seen: 0 };
-  const band = { x: [], low: [], high: [] };
+  // Running accuracy with its Wilson interval: the run's history (sampled by the server), then one
+  // point per stats event. The feed starts with the newest rows, so a long run opens at once.
+  const trend = { x: [], y: [], low: [], high: [] };
   let plotted = false;
   let pending = null;
-  function addSample(row) {
-    line.seen += 1;
-    if (row.error_kind !== "none" && row.error_kind !== "model") return;
-    line.n += 1; line.k += row.correct ? 1 : 0;
-    line.x.push(line.seen); line.y.push(line.k / line.n);
-  }
-  function addBand(stats) {
-    if (!stats.accuracy.n || band.x[band.x.length - 1] === stats.recorded) return;
-    band.x.push(stats.recorded); band.low.push(stats.accuracy.ci_low); band.high.push(stats.accuracy.ci_high);
+  function addPoint(point) {
+    if (!point.accuracy.n || point.recorded <= (trend.x[trend.x.length - 1] ?? 0)) return;
+    trend.x.push(point.recorded); trend.y.push(point.accuracy.rate);
+    trend.low.push(point.accuracy.ci_low); trend.high.push(point.accuracy.ci_high);
   }
   function drawChart() {
     pending = null;
-    if (!window.Plotly || !line.x.length) return;
+    if (!window.Plotly || !trend.x.length) return;
     const traces = [
-      { x: band.x, y: band.high, mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip" },
-      { x: band.x, y: band.low, mode: "lines", fill: "tonexty", line: { width: 0 }, name: "95% interval",
+      { x: trend.x, y: trend.high, mode: "lines", line: { width: 0 }, showlegend: false, hoverinfo: "skip" },
+      { x: trend.x, y: trend.low, mode: "lines", fill: "tonexty", line: { width: 0 }, name: "95% interval",
         fillcolor: "rgba(47,111,223,0.15)" },
-      { x: line.x, y: line.y, mode: "lines", name: "running accuracy", line: { color: "#2f6fdf" } },
+      { x: trend.x, y: trend.y, mode: "lines", name: "running accuracy", line: { color: "#2f6fdf" } },
     ];
     const layout = { margin: { t: 10, r: 10, b: 35, l: 45 }, yaxis: { range: [0, 1], tickformat: ".0%" },
       xaxis: { title: { text: "samples recorded" } }, legend: { orientation: "h" } };
@@ -69,7 +63,7 @@ export async function render(main, _parts, query) {
       tile("infra errors", String(stats.infra)),
       tile("rejected", String(stats.rejected)),
     );
-    addBand(stats);
+    addPoint(stats);
     scheduleChart();
   }
   function showMetrics(payload) {
@@ -77,15 +71,15 @@ export async function render(main, _parts, query) {
       ...Object.entries(payload).map(([kind, values]) => el("section", { class: "card" }, el("strong", {}, kind),
         kvTable(Object.entries(values)))));
   }
+  for (const point of (await getJSON(`/api/runs/${encodeURIComponent(runId)}/trend`)).points) addPoint(point);
   showStats(detail.tally);
   loadPlotly().then(scheduleChart);
   if (Object.keys(detail.metrics).length) showMetrics(detail.metrics);
 
-  const source = new EventSource(`/api/live/${encodeURIComponent(runId)}/events`);
+  const after = Math.max(-1, detail.tally.recorded - FEED_LIMIT - 1);  // seq of the last row not shown
+  const source = new EventSource(`/api/live/${encodeURIComponent(runId)}/events?after=${after}`);
   source.addEventListener("sample", (event) => {
     const row = JSON.parse(event.data);
-    addSample(row);
-    scheduleChart();
     const tr = el("tr", { class: "clickable", dataset: { seq: row.seq },
       onclick: () => navigate(`/run/${encodeURIComponent(runId)}?sample=${encodeURIComponent(row.sample_id)}`) },
       el("td", {}, row.seq + 1), el("td", {}, row.sample_id),
