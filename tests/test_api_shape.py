@@ -42,6 +42,7 @@ EXPECTED_PARAMETERS = {
     "get_run": ["reference"],
     "results": ["reference", "with_transcripts"],
     "compare": ["a", "b"],
+    "dashboard": ["port", "host", "token", "on_ready"],
     "doctor": ["servers", "api_key"],
     "load": ["benchmark", "allow_drift"],
     "registry": [],

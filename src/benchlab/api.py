@@ -61,6 +61,7 @@ __all__ = [
     "TaskSettings",
     "campaign",
     "compare",
+    "dashboard",
     "doctor",
     "export",
     "fetch",
@@ -369,6 +370,30 @@ def campaign(
     from benchlab.campaign.execute import run_campaign  # the campaign layer drives this API
 
     return run_campaign(load_plan(plan), say=say or (lambda _: None), command=command)
+
+
+def dashboard(
+    *,
+    port: int = 8050,
+    host: str = "127.0.0.1",
+    token: str | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve the web dashboard until interrupted. Off loopback a token is required (generated when
+    not given); `on_ready(url)` gets the address to open, token included."""
+    from benchlab.endpoints.managed import check_port_free
+
+    try:  # the web stack is an optional extra: import it on demand
+        from benchlab.surfaces.dashboard import app
+    except ImportError as error:
+        raise RuntimeError(
+            f"the dashboard needs its extra ({error}): pip install 'benchlab[dashboard]'"
+        ) from None
+    check_port_free(host, port)  # a clear message instead of the web server's own
+    launch = app.plan_launch(host=host, port=port, token=token)
+    if on_ready is not None:
+        on_ready(launch.url)
+    app.serve(launch)
 
 
 def doctor(servers: list[str] | None = None, *, api_key: str | None = None) -> list[ServerReport]:

@@ -430,6 +430,33 @@ def import_command(
         out.print(f"imported {record.run_id} ({record.benchmark}, tag {record.tag}, {samples} samples)")
 
 
+def dashboard(
+    port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 8050,
+    host: Annotated[
+        str, typer.Option("--host", help="Address to bind; anything but loopback requires a token.")
+    ] = "127.0.0.1",
+    token: Annotated[
+        str | None, typer.Option("--token", help="Access token (generated off loopback when not given).")
+    ] = None,
+    no_open: Annotated[bool, typer.Option("--no-open", help="Do not open a browser.")] = False,
+) -> None:
+    """The live web dashboard: runs, drill-down, compare, leaderboard and control."""
+
+    def ready(url: str) -> None:
+        out.print(f"dashboard on [bold]{url}[/] (Ctrl-C stops it)", highlight=False, soft_wrap=True)
+        if not no_open:
+            import webbrowser
+
+            webbrowser.open(url)
+
+    try:
+        api.dashboard(port=port, host=host, token=token, on_ready=ready)
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    except RuntimeError as error:  # the dashboard extra is missing
+        fail(str(error))
+
+
 @app.command()
 def doctor(
     servers: Annotated[

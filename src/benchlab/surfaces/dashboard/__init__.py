@@ -1,0 +1,1 @@
+"""The web dashboard (`benchlab dashboard`): live runs, drill-down, compare, leaderboard, control."""
