@@ -112,12 +112,14 @@ def test_api_key_never_recorded(tmp_path: Path, benchlab_home: Path, monkeypatch
     secret = "sk-do-not-store-me"
     data = make_mcq_file(tmp_path / "q.jsonl", 3)
     with ScriptedServer(answering(lambda i: True), api_key=secret) as server:
-        args = ["run", str(data), "--server", server.base_url, "--api-key", secret, "--json"]
+        args = ["run", str(data), "--server", server.base_url, "--api-key", secret, "--json",
+                f"--judge-api-key={secret}-judge"]  # fmt: skip
         monkeypatch.setattr("sys.argv", ["benchlab", *args])  # the command line is recorded
         code, out, _ = invoke(*args)
     assert code == 0
     assert secret not in out
-    assert "--api-key ***" in json.loads(out)["run"]["provenance"]["command"]
+    command = json.loads(out)["run"]["provenance"]["command"]
+    assert "--api-key ***" in command and "--judge-api-key=***" in command
     stored = [file for file in benchlab_home.rglob("*") if file.is_file()]
     assert any(file.name == "benchlab.db" for file in stored)
     for file in stored:

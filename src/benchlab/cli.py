@@ -720,17 +720,19 @@ def _exit_code(record: RunRecord) -> int:
 
 def _command_line() -> str:
     """The command as typed, with any API key blanked out (keys are never recorded)."""
+    secret_flags = ("--api-key", "--judge-api-key")
     words: list[str] = []
     hide_next = False
     for arg in sys.argv[1:]:
+        flag = arg.split("=", 1)[0]
         if hide_next:
             words.append("***")
             hide_next = False
-        elif arg == "--api-key":
+        elif arg in secret_flags:
             words.append(arg)
             hide_next = True
-        elif arg.startswith("--api-key="):
-            words.append("--api-key=***")
+        elif flag in secret_flags:
+            words.append(f"{flag}=***")
         else:
             words.append(shlex.quote(arg))
     return " ".join(["benchlab", *words])
