@@ -10,6 +10,11 @@ and async tests use it the same way::
         assert server.counts["status"] == 1
         assert server.requests[0]["temperature"] == 0
 
+Speed tests use its exact pacing (``Pacing``), ``slots`` (a server that serves N requests at once and
+queues the rest), ``refuse_fields`` (HTTP 400 naming a request field, as servers that do not take
+``stream_options`` or ``ignore_eos`` answer), llama.cpp's ``/tokenize`` and ``/detokenize`` (a token
+is four characters) and vLLM's Prometheus ``/metrics`` (token and request counters).
+
 URLs: ``base_url`` is the server root (``http://127.0.0.1:PORT``); the OpenAI routes live under
 ``/v1`` (``v1_url``). With ``server_kind="llama.cpp"`` the un-prefixed aliases (``/chat/completions``,
 ``/models``) are served too, as llama-server does.
@@ -317,6 +322,8 @@ class ScriptedServer:
         record: keep every request body and its headers (turn off for long benchmarks).
         host, port: where to listen; port 0 lets the OS choose (kept across stop/start).
         shutdown_grace: seconds that in-flight replies get to finish when the server stops.
+        refuse_fields: request fields the server does not take: a request carrying one is answered
+            HTTP 400 with a message naming it (before any fault or slot).
 
     Per-request ``max_tokens``/``max_completion_tokens`` is honoured: a longer reply is cut to that
     many tokens (reasoning first, then content; tool calls only if they fit whole) with
@@ -343,6 +350,7 @@ class ScriptedServer:
         port: int = 0,
         record: bool = True,
         shutdown_grace: float = 0.5,
+        refuse_fields: Sequence[str] = (),
     ) -> None:
         if server_kind not in _SERVER_KINDS:
             raise ValueError(f"unknown server_kind {server_kind!r}; use one of {sorted(_SERVER_KINDS)}")
@@ -362,6 +370,11 @@ class ScriptedServer:
         self.port = port
         self.record = record
         self.shutdown_grace = shutdown_grace
+        self.refuse_fields = tuple(refuse_fields)
+        self.metrics: Counter[str] = Counter()
+        """Running totals served at vLLM's ``/metrics``: prompt and generation tokens, requests."""
+        self._vocabulary: dict[str, int] = {}
+        self._pieces_by_id: list[str] = []
 
         self.requests: list[dict[str, Any]] = []
         """Every chat request body received, in arrival order (when ``record``)."""
@@ -520,9 +533,11 @@ class ScriptedServer:
                 web.post("/chat/completions", self._chat),
                 web.get("/models", self._models),
                 web.get("/props", self._props),
+                web.post("/tokenize", self._tokenize),
+                web.post("/detokenize", self._detokenize),
             ]
         elif self.server_kind == "vllm":
-            routes.append(web.get("/version", self._version))
+            routes += [web.get("/version", self._version), web.get("/metrics", self._metrics)]
         elif self.server_kind == "ollama":
             routes.append(web.get("/api/version", self._version))
         app.add_routes(routes)
@@ -582,6 +597,34 @@ class ScriptedServer:
             }
         )
 
+    async def _tokenize(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        text = str(body.get("content", ""))
+        ids = []
+        for start in range(0, len(text), 4):  # a token is four characters, like the usage estimate
+            piece = text[start : start + 4]
+            if piece not in self._vocabulary:
+                self._vocabulary[piece] = len(self._pieces_by_id)
+                self._pieces_by_id.append(piece)
+            ids.append(self._vocabulary[piece])
+        return self._json({"tokens": ids})
+
+    async def _detokenize(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        pieces = self._pieces_by_id
+        return self._json({"content": "".join(pieces[i] for i in body.get("tokens", []) if i < len(pieces))})
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        lines = []
+        for name, help_text in (
+            ("vllm:prompt_tokens_total", "Prompt tokens processed."),
+            ("vllm:generation_tokens_total", "Generation tokens produced."),
+            ("vllm:request_success_total", "Requests finished."),
+        ):
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+            lines.append(f'{name}{{model_name="{self.model}"}} {float(self.metrics[name])}')
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
     # ----------------------------------------------------------------------------- chat
 
     def _pick_fault(self, body: dict[str, Any]) -> Fault | None:
@@ -620,6 +663,10 @@ class ScriptedServer:
         if not self._authorized(request):
             self.counts["unauthorized"] += 1
             return self._error(401, "invalid or missing API key")
+        refused = next((name for name in self.refuse_fields if name in body), None)
+        if refused is not None:
+            self.counts["refused_field"] += 1
+            return self._error(400, f"Unrecognized request argument supplied: {refused}")
         if self.context_length is not None:
             n_prompt = _prompt_tokens(body)
             if n_prompt > self.context_length:
@@ -692,6 +739,9 @@ class ScriptedServer:
             await asyncio.sleep(pacing.latency)
         plan = _Plan(reply, _request_limit(body), self._call_ids)
         rid = f"chatcmpl-{next(self._ids)}"
+        self.metrics["vllm:prompt_tokens_total"] += _prompt_tokens(body)
+        self.metrics["vllm:generation_tokens_total"] += sum(plan.tokens)
+        self.metrics["vllm:request_success_total"] += 1
         if stream:
             return await self._stream(request, body, reply, plan, pacing, fault, rid)
 
