@@ -53,6 +53,28 @@ EXPECTED_PARAMETERS = {
     "verify": ["keys"],
     "healthcheck": ["keys", "download", "strict"],
     "open_store": [],
+    "speed": [
+        "profile",
+        "server",
+        "model",
+        "api_key",
+        "tag",
+        "output_tokens",
+        "ignore_eos",
+        "trials",
+        "lengths",
+        "levels",
+        "requests_per_level",
+        "rates",
+        "requests_per_rate",
+        "seed",
+        "remote",
+        "timeout",
+        "observer",
+        "command",
+    ],
+    "speed_plots": ["reference", "folder", "fmt"],
+    "panel_score": ["references"],
 }
 
 

@@ -6,6 +6,7 @@
     record = api.run("sample", server="http://127.0.0.1:8080", n=20)
     print(record.summary["accuracy"])
     api.compare("q8", "q4")          # two run ids or tags, paired on the same questions
+    api.speed("concurrency", server="http://127.0.0.1:8080", levels=[1, 2, 4, 8])
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ from benchlab.endpoints.client import RetryPolicy
 from benchlab.endpoints.detect import ServerInfo
 from benchlab.endpoints.doctor import ServerReport, probe_servers
 from benchlab.engine.runner import RunError, RunObserver, RunRequest, Tally, run_benchmark
+from benchlab.speed import scores as speed_scores
+from benchlab.speed.measure import RequestMeasure
+from benchlab.speed.profiles import SpeedError, SpeedSettings
+from benchlab.speed.suite import SpeedRequest, run_speed
 from benchlab.store.db import Store
 from benchlab.tasks.base import Task
 from benchlab.tasks.registry import TaskSettings, TaskSettingsError, build_task
@@ -43,11 +48,13 @@ __all__ = [
     "API_VERSION",
     "BenchmarkSpec",
     "Comparison",
+    "RequestMeasure",
     "RunError",
     "RunRecord",
     "SampleResult",
     "ServerInfo",
     "ServerReport",
+    "SpeedError",
     "Tally",
     "TaskSettings",
     "compare",
@@ -59,6 +66,7 @@ __all__ = [
     "lock",
     "lock_status",
     "open_store",
+    "panel_score",
     "prelock",
     "registry",
     "relock",
@@ -67,6 +75,8 @@ __all__ = [
     "runs",
     "select_benchmarks",
     "serve",
+    "speed",
+    "speed_plots",
     "verify",
 ]
 
@@ -256,6 +266,81 @@ def run(
     )
     store = open_store()
     return _run_interruptibly(run_benchmark(request, store, observer))
+
+
+def speed(
+    profile: str = "quick",
+    *,
+    server: str | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+    tag: str | None = None,
+    output_tokens: int = 128,
+    ignore_eos: bool = True,
+    trials: int = 3,
+    lengths: list[int] | None = None,
+    levels: list[int] | None = None,
+    requests_per_level: int = 2,
+    rates: list[float] | None = None,
+    requests_per_rate: int = 16,
+    seed: int = 1234,
+    remote: bool | None = None,
+    timeout: float = 300.0,
+    observer: Callable[[RequestMeasure], None] | None = None,
+    command: str | None = None,
+) -> RunRecord:
+    """Measure a server's speed with one profile (quick, context, concurrency or rate) and store it
+    as a run (benchmark `speed:<profile>`); the summary holds the figures, the server's own figures
+    beside them, host metrics and the speed score. `remote` overrides the local/remote judgement
+    of the address that picks the speed score's reference."""
+    defaults = SpeedSettings()
+    sweep = SpeedSettings(
+        profile=profile,
+        output_tokens=output_tokens,
+        ignore_eos=ignore_eos,
+        trials=trials,
+        lengths=tuple(lengths) if lengths else defaults.lengths,
+        levels=tuple(levels) if levels else defaults.levels,
+        requests_per_level=requests_per_level,
+        rates=tuple(rates) if rates else defaults.rates,
+        requests_per_rate=requests_per_rate,
+        seed=seed,
+    )
+    request = SpeedRequest(
+        endpoint=_endpoint_for(server, model, api_key),
+        settings=sweep,
+        tag=tag,
+        remote=remote,
+        timeout=timeout,
+        command=command,
+    )
+    record, _ = _run_interruptibly(run_speed(request, open_store(), observer))
+    return record
+
+
+def _endpoint_for(server: str | None, model: str | None, api_key: str | None) -> Endpoint:
+    connection = settings.connection(server, model, api_key)
+    return Endpoint(
+        base_url=connection.server,
+        api_key=SecretStr(connection.api_key) if connection.api_key else None,
+        model=connection.model,
+    )
+
+
+def speed_plots(reference: str, folder: Path, *, fmt: str = "png") -> list[Path]:
+    """Save the charts of a speed run (id or tag) into `folder`; needs the `plots` extra."""
+    from benchlab.speed.plots import save_plots  # matplotlib is optional: import on demand
+
+    record = get_run(reference)
+    if record.task_kind != "speed":
+        raise RunError(f"run {record.run_id} is a {record.task_kind} run; plots are drawn for speed runs.")
+    return save_plots(record, folder, fmt=fmt)
+
+
+def panel_score(references: list[str]) -> dict[str, Any]:
+    """The quality/speed/reliability score of a panel of runs (ids or tags), with its formula,
+    weights and the suites that went in (see `benchlab.speed.scores`)."""
+    return speed_scores.panel_score([get_run(reference) for reference in references])
 
 
 def task_for(dataset: Dataset, settings: TaskSettings | None = None) -> Task:

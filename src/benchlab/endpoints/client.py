@@ -15,6 +15,7 @@ server kind known to refuse it; each drop is kept in `ChatClient.notes` so repor
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
 import re
@@ -443,7 +444,7 @@ def _server_figures(message: dict[str, Any]) -> dict[str, Any] | None:
 
 def _gap_percentiles(arrivals: list[float]) -> dict[str, float] | None:
     """p50/p90/p99/max of the gaps between consecutive chunks: compact however long the answer."""
-    gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
     if not gaps:
         return None
     if len(gaps) == 1:

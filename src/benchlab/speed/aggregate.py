@@ -15,6 +15,7 @@ from benchlab.speed.server_truth import relative_gap
 
 KNEE_SHARE = 0.9  # the knee: the lowest level that reaches this share of the best throughput
 RUNAWAY_FACTOR = 8.0  # a sweep stops once median latency exceeds this multiple of its first level's
+MIN_PREFILL_RISE = 0.005  # seconds of TTFT growth over the measured lengths needed to infer prefill
 
 
 def percentiles(values: Sequence[float]) -> dict[str, float] | None:
@@ -122,9 +123,14 @@ def prefill_by_difference(points: Sequence[tuple[float, float]]) -> float | None
     """Prefill rate from (prompt tokens, TTFT seconds) pairs: the least-squares slope's inverse.
 
     TTFT = fixed overhead (HTTP, template, queue) + prompt tokens / prefill rate, so the slope of TTFT
-    against prompt length is 1 / prefill rate and the fixed overhead drops out. Needs two lengths.
+    against prompt length is 1 / prefill rate and the fixed overhead drops out. Needs two lengths, and
+    a TTFT rise over them of at least MIN_PREFILL_RISE (else None: too fast to tell from noise).
     """
-    if len({tokens for tokens, _ in points}) < 2:
+    lengths = {tokens for tokens, _ in points}
+    if len(lengths) < 2:
         return None
     slope = statistics.linear_regression([t for t, _ in points], [s for _, s in points]).slope
-    return 1.0 / slope if slope > 0 else None
+    # A rise in TTFT smaller than the clock's noise over the whole range measures nothing.
+    if slope * (max(lengths) - min(lengths)) < MIN_PREFILL_RISE:
+        return None
+    return 1.0 / slope

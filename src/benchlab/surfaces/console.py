@@ -16,6 +16,7 @@ from rich.text import Text
 from benchlab.analysis.compare import Comparison
 from benchlab.analysis.stats import wilson_interval
 from benchlab.api import ServerInfo, ServerReport, Tally
+from benchlab.surfaces.speed_views import speed_rows
 from benchlab.types import RunRecord, RunStatus, SampleResult
 
 SMOKE_MODEL_IDS = ("benchlab-smoke",)
@@ -98,7 +99,10 @@ def run_report(record: RunRecord) -> Panel:
     table.add_column(style="bold")
     table.add_column()
     table.add_row("status", _status_text(record))
-    if record.task_kind == "code":
+    if record.task_kind == "speed":  # requests, not questions: its own rows (surfaces/speed_views.py)
+        for name, value in speed_rows(summary):
+            table.add_row(name, value)
+    elif record.task_kind == "code":
         for k, entry in (summary.get("pass_at_k") or {}).items():
             table.add_row(f"pass@{k}", fmt_rate(entry) if "k" in entry else _interval(entry))
         outcomes = summary.get("outcomes") or {}
