@@ -291,10 +291,16 @@ def speed(
 ) -> RunRecord:
     """Measure a server's speed with one profile (quick, context, concurrency or rate) and store it
     as a run (benchmark `speed:<profile>`); the summary holds the figures, the server's own figures
-    beside them, host metrics and the speed score. `remote` overrides the local/remote judgement
-    of the address that picks the speed score's reference."""
+    beside them, host metrics and the speed score. `lengths` are the context profile's prompt
+    lengths, or the quick profile's prompt sizes (default 32, 512, 2048 tokens). `remote` overrides
+    the local/remote judgement of the address that picks the speed score's reference."""
     defaults = SpeedSettings()
+    sizes = defaults.sizes
+    if profile == "quick" and lengths:  # the quick profile's prompt sizes, smallest first
+        names = ("short", "medium", "long") if len(lengths) == 3 else [f"p{n}" for n in sorted(lengths)]
+        sizes = dict(zip(names, sorted(lengths), strict=True))
     sweep = SpeedSettings(
+        sizes=sizes,
         profile=profile,
         output_tokens=output_tokens,
         ignore_eos=ignore_eos,

@@ -267,7 +267,9 @@ def speed(
     rates: Annotated[
         str | None, typer.Option("--rates", help="Poisson request rates per s, e.g. 0.5,1,2.")
     ] = None,
-    lengths: Annotated[str | None, typer.Option("--lengths", help="Context lengths in tokens.")] = None,
+    lengths: Annotated[
+        str | None, typer.Option("--lengths", help="Prompt lengths in tokens (context; quick: sizes).")
+    ] = None,
     remote: Annotated[
         bool | None, typer.Option("--remote/--local", help="Score against the remote or local reference.")
     ] = None,

@@ -302,11 +302,12 @@ def _mostly_failed(group: dict[str, Any]) -> bool:
 
 def _prefill_from_groups(sweep: Sweep, groups: Sequence[str]) -> float | None:
     """Client-side prefill rate: the slope of TTFT against prompt tokens over the given groups."""
+    # Tokens served from the prompt cache (a shared template prefix, say) are not prefilled: leave them out.
     points = [
-        (float(m.prompt_tokens), m.ttft)
+        (float(m.prompt_tokens - (m.cached_tokens or 0)), m.ttft)
         for name in groups
         for m in sweep.group(name)
-        if m.counted and m.prompt_tokens and m.ttft is not None and not m.cached_tokens
+        if m.counted and m.prompt_tokens and m.ttft is not None
     ]
     return aggregate.prefill_by_difference(points)
 

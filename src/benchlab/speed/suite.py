@@ -111,7 +111,7 @@ async def _sweep(
     record = _new_record(request, settings, endpoint)
     store.save_run(record)
     store.add_event(record.run_id, "run_started", {"profile": settings.profile})
-    before = await server_truth.scrape(client.session, endpoint.server_root)
+    before = await _scrape_quietly(client, endpoint.server_root, notes)
     tokenizer = Tokenizer(client.session, endpoint.server_root)
     sweep = Sweep(client, tokenizer, settings, observer)
     sampler = HostSampler(endpoint.base_url, interval=request.host_interval).start()
@@ -125,7 +125,7 @@ async def _sweep(
         raise
     finally:
         host = sampler.stop()
-        after = await _scrape_quietly(client, endpoint.server_root) if outcome else None
+        after = await _scrape_quietly(client, endpoint.server_root, notes) if before else None
         summary = _summary(request, settings, sweep, outcome, host, notes + client.notes, tokenizer)
         summary["server_metrics"] = server_truth.counter_delta(before, after)
         record = _finish(store, record, sweep.measures, summary, status, reason)
@@ -134,10 +134,13 @@ async def _sweep(
     return record, outcome
 
 
-async def _scrape_quietly(client: ChatClient, root: str) -> dict[str, float] | None:
+async def _scrape_quietly(client: ChatClient, root: str, notes: list[str]) -> dict[str, float] | None:
+    """The server's Prometheus counters; a missing parser is a note, not a failed run."""
     try:
         return await server_truth.scrape(client.session, root)
-    except server_truth.MetricsUnavailable:
+    except server_truth.MetricsUnavailable as error:
+        if str(error) not in notes:
+            notes.append(str(error))
         return None
 
 

@@ -30,7 +30,8 @@ _SENTENCES = (
     "The choir practised the same four bars until the echo began to sound tired.",
     "A heron stood in the canal as if it had been hired to guard the locks.",
 )
-INSTRUCTION = "Continue this story for as long as you can, in plain prose.\n\n"
+# After the story, not before it: a shared first line would let a prompt cache skip part of the prefill.
+INSTRUCTION = "\n\nContinue this story for as long as you can, in plain prose."
 CHARS_PER_TOKEN = 4  # the usual rough ratio for English with BPE vocabularies
 
 # The quick profile's prompt sizes, in tokens of user content.
@@ -102,8 +103,8 @@ async def make_prompt(tokenizer: Tokenizer | None, target_tokens: int, seed: int
     if tokenizer is not None and await tokenizer.probe():
         exact = await _fit(tokenizer, text, target_tokens)
         if exact is not None:
-            return Prompt(INSTRUCTION + exact, target_tokens, exact=True)
-    return Prompt(INSTRUCTION + text[: target_tokens * CHARS_PER_TOKEN], target_tokens, exact=False)
+            return Prompt(exact + INSTRUCTION, target_tokens, exact=True)
+    return Prompt(text[: target_tokens * CHARS_PER_TOKEN] + INSTRUCTION, target_tokens, exact=False)
 
 
 async def _fit(tokenizer: Tokenizer, text: str, target: int) -> str | None:
