@@ -16,8 +16,9 @@ Prefill. The client cannot see prefill alone: its TTFT = fixed overhead (HTTP, c
   tokenization, scheduling, sampling the first token) + prompt tokens / prefill rate. So prompts
   of several exact lengths (counted with the server's `/tokenize`) are sent, each request starting
   with unique text so the prompt cache never helps (every request's `cache_n` is checked to be
-  small), and the prefill rate is the inverse of the least-squares slope of TTFT over prompt tokens,
-  which the fixed overhead does not change. The server's rate is the inverse slope of its
+  small), and the prefill rate is the inverse of the slope of TTFT over prompt tokens (Theil–Sen:
+  the median of pairwise slopes, so a request that waited behind something cannot tilt it), which
+  the fixed overhead does not change. The server's rate is the inverse slope of its
   `prompt_ms` over `prompt_n` on the same requests. Agreement: within 5%. The naive
   prompt_tokens / TTFT is printed too, to show how far off it is.
 
@@ -40,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from benchlab.endpoints.client import ChatClient
 from benchlab.endpoints.managed import ServerProcess, free_port
-from benchlab.speed.aggregate import prefill_by_difference
+from benchlab.speed.aggregate import prefill_by_difference, ttft_line
 from benchlab.speed.workload import Tokenizer, make_prompt
 from benchlab.types import Endpoint, GenerationParams, ServerKind
 
@@ -139,7 +140,8 @@ async def prefill_agreement(
         print("prefill: TTFT did not grow measurably with length; use longer --lengths")
         return False
     gap = (client_rate - server_rate) / server_rate
-    intercept = statistics.linear_regression(*zip(*client_points, strict=True)).intercept
+    line = ttft_line(client_points)
+    intercept = line[1] if line else float("nan")
     ok = abs(gap) <= TOLERANCE
     print(
         f"prefill from the slope: client {client_rate:.1f} tok/s, server {server_rate:.1f} tok/s, "

@@ -20,6 +20,8 @@ from benchlab.types import Endpoint, RunStatus
 WORDS = " ".join(f"w{i}" for i in range(20))  # 20 tokens per reply
 # One request: 0.1 s to the first token, then 19 gaps of 10 ms: 0.29 s in a slot.
 PACING = Pacing(ttft=0.1, gap=0.01)
+# Slower for the concurrency sweep, so that scheduling delays on a busy machine stay small beside it.
+SLOW = Pacing(ttft=0.2, gap=0.02)  # 0.58 s per request in a slot
 
 
 def speed(server: ScriptedServer, store: Store, **settings: object):
@@ -37,21 +39,22 @@ def store(tmp_path: Path) -> Store:
 
 
 def test_concurrency_rises_to_the_slot_count_then_flattens_and_the_knee_is_marked(store: Store) -> None:
-    with ScriptedServer(Reply.text(WORDS), pacing=PACING, slots=4) as server:
+    with ScriptedServer(Reply.text(WORDS), pacing=SLOW, slots=4) as server:
         record, outcome = speed(
             server, store, profile="concurrency", levels=(1, 2, 4, 8), requests_per_level=2
         )
     assert outcome is not None and record.status is RunStatus.FINISHED
     levels = {entry["level"]: entry for entry in outcome.summary["levels"]}
     rate = {level: entry["output_tok_s"] for level, entry in levels.items()}
-    # 20 tokens per 0.29 s per slot: about 69 tokens/s for each request in flight, up to 4 slots.
-    assert rate[1] == pytest.approx(20 / 0.29, rel=0.2)
+    # 20 tokens per 0.58 s per slot: about 34 tokens/s for each request in flight, up to 4 slots.
+    assert rate[1] == pytest.approx(20 / 0.58, rel=0.2)
     assert rate[2] / rate[1] == pytest.approx(2, rel=0.2)
     assert rate[4] / rate[1] == pytest.approx(4, rel=0.25)
-    assert rate[8] / rate[4] == pytest.approx(1, rel=0.15)  # the slots are full: no more throughput
+    # The slots are full: no more throughput (without the slot limit this ratio would be 2).
+    assert rate[8] / rate[4] == pytest.approx(1, rel=0.2)
     assert outcome.summary["knee"] == 4
     # Beyond the slots the extra requests queue: their TTFT grows while decode stays the same.
-    assert levels[8]["ttft_s"]["p90"] > levels[4]["ttft_s"]["p90"] + 0.2
+    assert levels[8]["ttft_s"]["p90"] > levels[4]["ttft_s"]["p90"] + 0.4
     assert levels[8]["decode_tok_s"]["p50"] == pytest.approx(levels[1]["decode_tok_s"]["p50"], rel=0.25)
     assert all(
         entry["failures"] == 0 and entry["requests"] == 2 * entry["level"] for entry in levels.values()
@@ -91,7 +94,7 @@ def test_quick_profile_drops_the_warmup_and_stores_a_run(store: Store) -> None:
     assert set(summary["sizes"]) == {"short", "long"}
     for name, entry in summary["sizes"].items():
         assert entry["requests"] == 2 and entry["warmup"] == 1
-        assert entry["ttft_s"]["p50"] == pytest.approx(0.1, abs=0.03)
+        assert entry["ttft_s"]["p50"] == pytest.approx(0.1, abs=0.05)
         # Exact prompt lengths through /tokenize: the scripted usage counts the same 4-character tokens.
         assert entry["prompt_tokens"] >= sizes[name]
     assert summary["exact_prompt_lengths"] is True

@@ -10,6 +10,8 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
+from scipy.stats import theilslopes
+
 from benchlab.speed.measure import RequestMeasure
 from benchlab.speed.server_truth import relative_gap
 
@@ -119,18 +121,27 @@ def runaway(first_latency: float | None, latency: float | None, factor: float = 
     return first_latency is not None and latency is not None and latency > factor * first_latency
 
 
+def ttft_line(points: Sequence[tuple[float, float]]) -> tuple[float, float] | None:
+    """(slope, intercept) of TTFT seconds against prompt tokens: the Theil–Sen line (the median of
+    pairwise slopes), so one request that waited behind something else cannot tilt it."""
+    if len({tokens for tokens, _ in points}) < 2:
+        return None
+    slope, intercept, _, _ = theilslopes([s for _, s in points], [t for t, _ in points])
+    return float(slope), float(intercept)
+
+
 def prefill_by_difference(points: Sequence[tuple[float, float]]) -> float | None:
-    """Prefill rate from (prompt tokens, TTFT seconds) pairs: the least-squares slope's inverse.
+    """Prefill rate from (prompt tokens, TTFT seconds) pairs: the inverse slope of `ttft_line`.
 
     TTFT = fixed overhead (HTTP, template, queue) + prompt tokens / prefill rate, so the slope of TTFT
     against prompt length is 1 / prefill rate and the fixed overhead drops out. Needs two lengths, and
     a TTFT rise over them of at least MIN_PREFILL_RISE (else None: too fast to tell from noise).
     """
-    lengths = {tokens for tokens, _ in points}
-    if len(lengths) < 2:
+    line = ttft_line(points)
+    if line is None:
         return None
-    slope = statistics.linear_regression([t for t, _ in points], [s for _, s in points]).slope
+    lengths = [tokens for tokens, _ in points]
     # A rise in TTFT smaller than the clock's noise over the whole range measures nothing.
-    if slope * (max(lengths) - min(lengths)) < MIN_PREFILL_RISE:
+    if line[0] * (max(lengths) - min(lengths)) < MIN_PREFILL_RISE:
         return None
-    return 1.0 / slope
+    return 1.0 / line[0]
