@@ -16,7 +16,7 @@ from rich.text import Text
 from benchlab.analysis.compare import Comparison
 from benchlab.analysis.stats import wilson_interval
 from benchlab.api import ServerInfo, ServerReport, Tally
-from benchlab.surfaces.speed_views import speed_rows
+from benchlab.surfaces.speed_views import host_line, speed_rows
 from benchlab.types import RunRecord, RunStatus, SampleResult
 
 SMOKE_MODEL_IDS = ("benchlab-smoke",)
@@ -130,6 +130,8 @@ def run_report(record: RunRecord) -> Panel:
         if decode:
             parts.append(f"decode p50 {decode['p50']:.0f} tok/s")
         table.add_row("speed", " · ".join(parts))
+    if summary.get("host"):
+        table.add_row("host", host_line(summary["host"]).removeprefix("host: "))
     table.add_row("model", f"{record.endpoint.model} at {record.endpoint.base_url}")
     table.add_row(
         "server", f"{record.endpoint.server_kind.value} {record.endpoint.server_version or ''}".strip()

@@ -127,7 +127,7 @@ def speed_report(record: RunRecord) -> Group:
         parts.append(_group_table("concurrency", "in flight", [(e["level"], e) for e in summary["levels"]]))
     if summary.get("rates"):
         parts.append(_group_table("Poisson arrivals", "req/s", [(e["rate"], e) for e in summary["rates"]]))
-    parts.append(Text(_host_line(summary.get("host") or {})))
+    parts.append(Text(host_line(summary.get("host") or {})))
     if summary.get("server_metrics"):
         moved = ", ".join(f"{name} +{value:g}" for name, value in summary["server_metrics"].items() if value)
         parts.append(Text(f"server /metrics during the run: {moved or 'no change'}"))
@@ -136,7 +136,7 @@ def speed_report(record: RunRecord) -> Group:
     return Group(*parts)
 
 
-def _host_line(host: dict[str, Any]) -> str:
+def host_line(host: dict[str, Any]) -> str:
     if not host.get("samples"):
         return "host: not sampled"
     cpu = host.get("cpu_percent") or {}
