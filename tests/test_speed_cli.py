@@ -69,7 +69,8 @@ def test_bad_levels_name_the_flag() -> None:
 def test_svg_plots_of_a_quick_run(tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     with ScriptedServer(Reply.text(WORDS), pacing=PACING) as server:
-        record = api.speed("quick", server=server.base_url, trials=1, output_tokens=8)
+        record = api.speed("quick", server=server.base_url, trials=1, output_tokens=8, remote=True)
+    assert record.summary["speed_score"]["endpoint"] == "remote"  # the flag beats the local address
     files = api.speed_plots(record.run_id, tmp_path, fmt="svg")
     assert len(files) == 1 and files[0].read_text().lstrip().startswith("<?xml")
 

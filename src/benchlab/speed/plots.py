@@ -112,7 +112,9 @@ def _context(axes: Any, summary: dict[str, Any]) -> None:
     naive = [entry.get("naive_client_prefill_tok_s") for entry in lengths]
     rates.plot(x, naive, marker="^", linestyle="--", color="tab:green", label="prompt tokens / TTFT")
     rates.set_ylabel("prefill tokens/s")
-    rates.legend(loc="upper left", fontsize=8)
+    handles, labels = axes.get_legend_handles_labels()
+    more_handles, more_labels = rates.get_legend_handles_labels()
+    rates.legend(handles + more_handles, labels + more_labels, loc="upper center", fontsize=8)
 
 
 def _quick_latency(axes: Any, summary: dict[str, Any]) -> None:
