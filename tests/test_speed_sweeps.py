@@ -164,3 +164,18 @@ def test_knee_and_prefill_helpers() -> None:
     assert aggregate.prefill_by_difference([(100, 0.1)]) is None
     stats = aggregate.percentiles([0.1 * i for i in range(1, 101)])
     assert stats is not None and stats["p50"] == pytest.approx(5.05) and stats["p99"] == pytest.approx(9.901)
+
+
+def test_ollama_gets_its_own_figures_from_a_native_twin_request(store: Store) -> None:
+    with ScriptedServer(Reply.text(WORDS), pacing=PACING, server_kind="ollama") as server:
+        record, outcome = speed(server, store, profile="quick", sizes={"short": 8, "long": 400}, trials=1)
+    assert outcome is not None and record.endpoint.server_kind.value == "ollama"
+    for entry in record.summary["sizes"].values():
+        server_figures = entry["server"]
+        assert server_figures["source"] == "ollama native /api/chat (twin request)"
+        # The scripted /api/chat reports ttft as prompt evaluation and 10 ms per generated token.
+        assert server_figures["output_tokens"] == 20
+        assert server_figures["decode_rate"] == pytest.approx(100.0)
+        assert server_figures["prompt_ms"] == pytest.approx(100.0)
+        # The client streams at 19 gaps of 10 ms per 19 intervals: the same rate, within the clock.
+        assert entry["decode_gap"] == pytest.approx(0.0, abs=0.25)

@@ -22,11 +22,11 @@ from typing import Any
 
 from benchlab.endpoints.client import ChatClient
 from benchlab.endpoints.errors import AuthError, InfraError, RejectedError
-from benchlab.speed import aggregate
+from benchlab.speed import aggregate, server_truth
 from benchlab.speed.measure import RequestMeasure, failed, from_completion
 from benchlab.speed.server_truth import relative_gap
 from benchlab.speed.workload import QUICK_SIZES, Prompt, Tokenizer, make_prompt
-from benchlab.types import ErrorKind, GenerationParams
+from benchlab.types import ErrorKind, GenerationParams, ServerKind
 
 PROFILES = ("quick", "context", "concurrency", "rate")
 
@@ -152,6 +152,7 @@ async def _quick(sweep: Sweep) -> dict[str, Any]:
         for index in range(sweep.settings.trials + 1):
             await sweep.send(await sweep.prompt(tokens), name, index, warmup=index == 0)
         sizes[name] = {"target_tokens": tokens, **aggregate.group_summary(sweep.group(name))}
+        await _server_twin(sweep, sizes[name], tokens)
     reference = sizes.get("medium") or next(iter(sizes.values()))
     headline = {
         "decode_tok_s": _p50(reference["decode_tok_s"]),
@@ -174,12 +175,13 @@ async def _context(sweep: Sweep) -> dict[str, Any]:
         if ttft and prompt_tokens:
             client_prefill = prompt_tokens / ttft  # includes the fixed overhead: a lower bound
         lengths.append({"target_tokens": tokens, "naive_client_prefill_tok_s": client_prefill, **group})
+        await _server_twin(sweep, lengths[-1], tokens)
         if group["requests"] == 0 and group["failure_kinds"].get("rejected"):
             break  # longer prompts would be refused too (beyond the server's context)
     by_difference = _prefill_from_groups(
         sweep, [f"ctx-{tokens}" for tokens in sorted(sweep.settings.lengths)]
     )
-    server_by_difference = _server_prefill_by_difference(sweep.measures)
+    server_by_difference = _server_prefill_by_difference(sweep.measures) or _twin_prefill(lengths)
     return {
         "lengths": lengths,
         "prefill_by_difference": {
@@ -290,6 +292,36 @@ async def _rate(sweep: Sweep) -> dict[str, Any]:
             "decode_tok_s": _p50(rates[0]["decode_tok_s"]),
         },
     }
+
+
+async def _server_twin(sweep: Sweep, entry: dict[str, Any], tokens: int) -> None:
+    """Ollama streams no timings over its OpenAI API: ask a native twin request for its own figures."""
+    endpoint = sweep.client.endpoint
+    if entry.get("server") or endpoint.server_kind is not ServerKind.OLLAMA or not entry["requests"]:
+        return
+    prompt = await sweep.prompt(tokens)
+    twin = await server_truth.ollama_twin(
+        sweep.client.session,
+        endpoint.server_root,
+        endpoint.model or "",
+        prompt.text,
+        max_tokens=sweep.settings.output_tokens,
+        seed=sweep.settings.seed,
+    )
+    if twin is not None:
+        entry["server"] = {**twin, "requests": 1}
+        entry["decode_gap"] = relative_gap(_p50(entry["decode_tok_s"]), twin.get("decode_rate"))
+
+
+def _twin_prefill(lengths: Sequence[dict[str, Any]]) -> float | None:
+    points = [
+        (float(server["prompt_tokens"]), server["prompt_ms"] / 1000.0)
+        for entry in lengths
+        if (server := entry.get("server"))
+        and server.get("prompt_tokens")
+        and server.get("prompt_ms") is not None
+    ]
+    return aggregate.prefill_by_difference(points)
 
 
 def _p50(entry: dict[str, Any] | None) -> float | None:

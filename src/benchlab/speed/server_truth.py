@@ -102,6 +102,34 @@ def _lmstudio(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def ollama_twin(
+    session: aiohttp.ClientSession, server_root: str, model: str, text: str, *, max_tokens: int, seed: int
+) -> dict[str, Any] | None:
+    """Ollama's own figures for a twin of a measured request, asked on its native `/api/chat`.
+
+    Ollama's OpenAI-compatible stream carries no timings, so the same prompt is sent once more
+    natively (not streamed, same length limit and seed) and its `eval_*` counters are normalized.
+    They describe a twin request, not the measured ones, and are labelled so.
+    """
+    body = {
+        "model": model,
+        "messages": [{"role": "user", "content": text}],
+        "stream": False,
+        "options": {"num_predict": max_tokens, "seed": seed, "temperature": 0},
+    }
+    try:
+        async with session.post(
+            server_root + "/api/chat", json=body, timeout=aiohttp.ClientTimeout(total=600)
+        ) as response:
+            if response.status != 200:
+                return None
+            answer = await response.json(content_type=None)
+    except (aiohttp.ClientError, TimeoutError, ValueError):
+        return None
+    figures = normalize(answer) if isinstance(answer, dict) else None
+    return None if figures is None else {**figures, "source": "ollama native /api/chat (twin request)"}
+
+
 def relative_gap(client: float | None, server: float | None) -> float | None:
     """(client − server) / server: how far the client's figure is from the server's own."""
     if client is None or server is None or server == 0:

@@ -312,7 +312,9 @@ class ScriptedServer:
         model: the model id listed by ``/v1/models`` and put in replies.
         server_kind: which server to imitate in the details: ``llama.cpp`` adds ``/props``, the
             un-prefixed routes and llama.cpp's ``owned_by``/``Server`` header; ``vllm`` adds
-            ``/version``; ``ollama`` adds ``/api/version``. ``generic`` adds nothing.
+            ``/version`` and ``/metrics``; ``ollama`` adds ``/api/version`` and a non-streamed native
+            ``/api/chat`` whose ``prompt_eval_duration`` is the pacing's ``ttft`` and whose
+            ``eval_duration`` is ``gap`` per generated token. ``generic`` adds nothing.
         server_version: the version those endpoints report.
         owned_by: the ``owned_by`` of the model entry (default: what the imitated server sends).
         context_length: when set, a prompt estimated (chars / 4) at more tokens than this is rejected
@@ -539,7 +541,7 @@ class ScriptedServer:
         elif self.server_kind == "vllm":
             routes += [web.get("/version", self._version), web.get("/metrics", self._metrics)]
         elif self.server_kind == "ollama":
-            routes.append(web.get("/api/version", self._version))
+            routes += [web.get("/api/version", self._version), web.post("/api/chat", self._ollama_chat)]
         app.add_routes(routes)
         return app
 
@@ -613,6 +615,31 @@ class ScriptedServer:
         body = await request.json()
         pieces = self._pieces_by_id
         return self._json({"content": "".join(pieces[i] for i in body.get("tokens", []) if i < len(pieces))})
+
+    async def _ollama_chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        if body.get("stream", True) is not False:
+            return self._error(400, "the scripted /api/chat answers only stream=false")
+        reply = await self._respond(body)
+        if not isinstance(reply, Reply):
+            return self._error(500, "the scripted /api/chat cannot inject faults")
+        pacing = reply.pacing or self.pacing
+        options = body.get("options") or {}
+        plan = _Plan(reply, options.get("num_predict"), self._call_ids)
+        tokens = sum(plan.tokens)
+        await asyncio.sleep(pacing.latency + pacing.ttft + pacing.gap * tokens)
+        return self._json(
+            {
+                "model": self.model,
+                "message": {"role": "assistant", "content": plan.content},
+                "done": True,
+                "done_reason": plan.finish_reason,
+                "prompt_eval_count": _prompt_tokens(body),
+                "prompt_eval_duration": int(pacing.ttft * 1e9),
+                "eval_count": tokens,
+                "eval_duration": int(pacing.gap * tokens * 1e9),
+            }
+        )
 
     async def _metrics(self, request: web.Request) -> web.Response:
         lines = []
