@@ -94,11 +94,15 @@ def test_quick_profile_drops_the_warmup_and_stores_a_run(store: Store) -> None:
     assert set(summary["sizes"]) == {"short", "long"}
     for name, entry in summary["sizes"].items():
         assert entry["requests"] == 2 and entry["warmup"] == 1
-        assert entry["ttft_s"]["p50"] == pytest.approx(0.1, abs=0.05)
+        assert entry["ttft_s"]["min"] >= 0.1  # the server never answers early
         # Exact prompt lengths through /tokenize: the scripted usage counts the same 4-character tokens.
         assert entry["prompt_tokens"] >= sizes[name]
+        # The least disturbed request of the size (a busy machine can stall any one) meets the pacing.
+        calm = min((m for m in outcome.measures if m.group == name and m.counted), key=lambda m: m.e2e or 0)
+        assert calm.ttft == pytest.approx(0.1, abs=0.03)
+        assert calm.decode_rate == pytest.approx(19 / 0.19, rel=0.2)
     assert summary["exact_prompt_lengths"] is True
-    assert summary["headline"]["decode_tok_s"] == pytest.approx(19 / 0.19, rel=0.25)
+    assert summary["headline"]["decode_tok_s"] == summary["sizes"]["short"]["decode_tok_s"]["p50"]
     assert summary["speed_score"]["endpoint"] == "local" and summary["speed_score"]["value"] > 0
     # Stored like any run: the record, one sample per request (warm-ups included, marked) and events.
     stored = store.run(record.run_id)
@@ -130,9 +134,12 @@ def test_rate_profile_follows_the_seeded_poisson_schedule(store: Store) -> None:
     for _ in range(6):
         expected.append(clock)
         clock += rng.expovariate(8.0)
-    sent = sorted(m.started for m in outcome.measures if m.group == "r8")
-    offsets = [t - sent[0] for t in sent]
-    assert offsets == pytest.approx(expected, abs=0.03)
+    lateness = {m.index: m.started - expected[m.index] for m in outcome.measures if m.group == "r8"}
+    assert sorted(lateness) == list(range(6))
+    # Relative to the least late send, no request goes early and the typical one is on time: a busy
+    # machine may delay one send, never move the schedule.
+    residuals = sorted(late - min(lateness.values()) for late in lateness.values())
+    assert residuals[3] <= 0.03  # the median of six
     assert outcome.summary["rates"][0]["requests"] == 6
 
 
