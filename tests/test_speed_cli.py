@@ -119,3 +119,13 @@ def test_panel_score_shows_its_parts(tmp_path: Path) -> None:
     assert panel["suites"] == {quality.benchmark: pytest.approx(0.8)}
     code, out, _ = invoke("speed", "--panel", "q", "--panel", "s")
     assert code == 0 and "panel score" in out and "formula" in out
+
+
+def test_a_refused_field_is_noted_in_an_ordinary_run(tmp_path: Path) -> None:
+    data = make_mcq_file(tmp_path / "q.jsonl", 4)
+    with ScriptedServer(answering(lambda i: True), refuse_fields=["stream_options"]) as server:
+        record = api.run(str(data), server=server.base_url, concurrency=1)
+        assert server.counts["refused_field"] == 1  # dropped once, then never sent again
+    assert record.status.value == "finished" and record.summary["accuracy"]["k"] == 4
+    assert any("stream_options" in note for note in record.summary["request_notes"])
+    assert record.summary["tokens"]["approximate"] is True  # no usage without stream_options
