@@ -156,7 +156,11 @@ def _new_record(request: SpeedRequest, settings: SpeedSettings, endpoint: Endpoi
         created_at=created,
         endpoint=endpoint,
         params=Sweep.params_for(settings),
-        task_options={"speed": asdict(settings), "remote": _is_remote(request, endpoint)},
+        task_options={
+            "speed": asdict(settings),
+            "remote": _is_remote(request, endpoint),
+            "sample_seed": settings.seed,  # the prompts' seed, where run reports print a sampling seed
+        },
         provenance=Provenance(
             benchlab_version=provenance.version(),
             git_sha=provenance.git_sha(),
@@ -215,6 +219,7 @@ def _finish(
     updated = record.model_copy(
         update={
             "sample_ids": [m.id for m in measures],
+            "provenance": record.provenance.model_copy(update={"dataset_rows": len(measures)}),
             "summary": summary,
             "status": status,
             "status_reason": reason,
