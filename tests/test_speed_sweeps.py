@@ -179,10 +179,20 @@ def test_ollama_gets_its_own_figures_from_a_native_twin_request(store: Store) ->
     assert outcome is not None and record.endpoint.server_kind.value == "ollama"
     for entry in record.summary["sizes"].values():
         server_figures = entry["server"]
-        assert server_figures["source"] == "ollama native /api/chat (twin request)"
+        assert server_figures["source"] == "ollama eval counters (native twin request)"
         # The scripted /api/chat reports ttft as prompt evaluation and 10 ms per generated token.
         assert server_figures["output_tokens"] == 20
         assert server_figures["decode_rate"] == pytest.approx(100.0)
         assert server_figures["prompt_ms"] == pytest.approx(100.0)
         # The client streams at 19 gaps of 10 ms per 19 intervals: the same rate, within the clock.
         assert entry["decode_gap"] == pytest.approx(0.0, abs=0.25)
+
+
+def test_lmstudio_gets_its_own_stats_from_a_native_twin_request(store: Store) -> None:
+    with ScriptedServer(Reply.text(WORDS), pacing=PACING, server_kind="lmstudio") as server:
+        record, _ = speed(server, store, profile="quick", sizes={"short": 8}, trials=1)
+    assert record.endpoint.server_kind.value == "lmstudio"
+    server_figures = record.summary["sizes"]["short"]["server"]
+    assert server_figures["source"] == "lmstudio stats (native twin request)"
+    assert server_figures["decode_rate"] == pytest.approx(100.0)  # 1 / gap
+    assert server_figures["prompt_ms"] == pytest.approx(100.0)  # its time to first token

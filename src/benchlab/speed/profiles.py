@@ -26,7 +26,7 @@ from benchlab.speed import aggregate, server_truth
 from benchlab.speed.measure import RequestMeasure, failed, from_completion
 from benchlab.speed.server_truth import relative_gap
 from benchlab.speed.workload import QUICK_SIZES, Prompt, Tokenizer, make_prompt
-from benchlab.types import ErrorKind, GenerationParams, ServerKind
+from benchlab.types import ErrorKind, GenerationParams
 
 PROFILES = ("quick", "context", "concurrency", "rate")
 
@@ -295,13 +295,14 @@ async def _rate(sweep: Sweep) -> dict[str, Any]:
 
 
 async def _server_twin(sweep: Sweep, entry: dict[str, Any], tokens: int) -> None:
-    """Ollama streams no timings over its OpenAI API: ask a native twin request for its own figures."""
+    """Ollama and LM Studio stream no timings over the OpenAI API: ask a native twin for its figures."""
     endpoint = sweep.client.endpoint
-    if entry.get("server") or endpoint.server_kind is not ServerKind.OLLAMA or not entry["requests"]:
+    if entry.get("server") or endpoint.server_kind not in server_truth.TWIN_KINDS or not entry["requests"]:
         return
     prompt = await sweep.prompt(tokens)
-    twin = await server_truth.ollama_twin(
+    twin = await server_truth.native_twin(
         sweep.client.session,
+        endpoint.server_kind,
         endpoint.server_root,
         endpoint.model or "",
         prompt.text,

@@ -21,6 +21,8 @@ from typing import Any
 
 import aiohttp
 
+from benchlab.types import ServerKind
+
 # Counters worth a before/after difference, by the names vLLM, SGLang and llama.cpp export.
 COUNTER_HINTS = (
     "prompt_tokens_total",
@@ -102,32 +104,49 @@ def _lmstudio(raw: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def ollama_twin(
-    session: aiohttp.ClientSession, server_root: str, model: str, text: str, *, max_tokens: int, seed: int
-) -> dict[str, Any] | None:
-    """Ollama's own figures for a twin of a measured request, asked on its native `/api/chat`.
+TWIN_KINDS = frozenset({ServerKind.OLLAMA, ServerKind.LMSTUDIO})
 
-    Ollama's OpenAI-compatible stream carries no timings, so the same prompt is sent once more
-    natively (not streamed, same length limit and seed) and its `eval_*` counters are normalized.
-    They describe a twin request, not the measured ones, and are labelled so.
+
+async def native_twin(
+    session: aiohttp.ClientSession,
+    kind: ServerKind,
+    server_root: str,
+    model: str,
+    text: str,
+    *,
+    max_tokens: int,
+    seed: int,
+) -> dict[str, Any] | None:
+    """The server's own figures for a twin of a measured request, asked on its native API.
+
+    Ollama's and LM Studio's OpenAI-compatible streams carry no timings, so the same prompt is sent
+    once more natively (not streamed, same length limit and seed): Ollama's `/api/chat` answers
+    with `eval_*` counters, LM Studio's `/api/v0/chat/completions` with `stats`. They describe a
+    twin request, not the measured ones, and are labelled so.
     """
-    body = {
-        "model": model,
-        "messages": [{"role": "user", "content": text}],
-        "stream": False,
-        "options": {"num_predict": max_tokens, "seed": seed, "temperature": 0},
-    }
+    messages = [{"role": "user", "content": text}]
+    if kind is ServerKind.OLLAMA:
+        path = "/api/chat"
+        options = {"num_predict": max_tokens, "seed": seed, "temperature": 0}
+        body: dict[str, Any] = {"model": model, "messages": messages, "stream": False, "options": options}
+    elif kind is ServerKind.LMSTUDIO:
+        path = "/api/v0/chat/completions"
+        body = {"model": model, "messages": messages, "stream": False, "max_tokens": max_tokens, "seed": seed}
+    else:
+        return None
     try:
         async with session.post(
-            server_root + "/api/chat", json=body, timeout=aiohttp.ClientTimeout(total=600)
+            server_root + path, json=body, timeout=aiohttp.ClientTimeout(total=600)
         ) as response:
             if response.status != 200:
                 return None
             answer = await response.json(content_type=None)
     except (aiohttp.ClientError, TimeoutError, ValueError):
         return None
-    figures = normalize(answer) if isinstance(answer, dict) else None
-    return None if figures is None else {**figures, "source": "ollama native /api/chat (twin request)"}
+    if not isinstance(answer, dict):
+        return None
+    figures = normalize(answer.get("stats") if kind is ServerKind.LMSTUDIO else answer)
+    return None if figures is None else {**figures, "source": f"{figures['source']} (native twin request)"}
 
 
 def relative_gap(client: float | None, server: float | None) -> float | None:

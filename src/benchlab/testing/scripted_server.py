@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 FaultKind = Literal["status", "disconnect", "stall", "cut", "malformed", "stream_error"]
-ServerKind = Literal["generic", "llama.cpp", "vllm", "ollama"]
+ServerKind = Literal["generic", "llama.cpp", "vllm", "ollama", "lmstudio"]
 _FAULT_KINDS = frozenset(get_args(FaultKind))
 _SERVER_KINDS = frozenset(get_args(ServerKind))
 
@@ -191,7 +191,13 @@ _ERROR_TYPES = {
     503: "unavailable_error",
 }
 _VERSIONS = {"llama.cpp": "b0000-scripted", "vllm": "0.0.0+scripted", "ollama": "0.0.0-scripted"}
-_OWNERS = {"generic": "scripted", "llama.cpp": "llamacpp", "vllm": "vllm", "ollama": "library"}
+_OWNERS = {
+    "generic": "scripted",
+    "llama.cpp": "llamacpp",
+    "vllm": "vllm",
+    "ollama": "library",
+    "lmstudio": "organization_owner",
+}
 _SERVER_HEADERS = {"llama.cpp": "llama.cpp", "vllm": "uvicorn"}
 
 
@@ -314,7 +320,9 @@ class ScriptedServer:
             un-prefixed routes and llama.cpp's ``owned_by``/``Server`` header; ``vllm`` adds
             ``/version`` and ``/metrics``; ``ollama`` adds ``/api/version`` and a non-streamed native
             ``/api/chat`` whose ``prompt_eval_duration`` is the pacing's ``ttft`` and whose
-            ``eval_duration`` is ``gap`` per generated token. ``generic`` adds nothing.
+            ``eval_duration`` is ``gap`` per generated token; ``lmstudio`` adds ``/api/v0/models``
+            and a non-streamed ``/api/v0/chat/completions`` with LM Studio's ``stats`` (time to
+            first token = ``ttft``, ``gap`` per token). ``generic`` adds nothing.
         server_version: the version those endpoints report.
         owned_by: the ``owned_by`` of the model entry (default: what the imitated server sends).
         context_length: when set, a prompt estimated (chars / 4) at more tokens than this is rejected
@@ -542,6 +550,11 @@ class ScriptedServer:
             routes += [web.get("/version", self._version), web.get("/metrics", self._metrics)]
         elif self.server_kind == "ollama":
             routes += [web.get("/api/version", self._version), web.post("/api/chat", self._ollama_chat)]
+        elif self.server_kind == "lmstudio":
+            routes += [
+                web.get("/api/v0/models", self._models),
+                web.post("/api/v0/chat/completions", self._lmstudio_chat),
+            ]
         app.add_routes(routes)
         return app
 
@@ -616,18 +629,56 @@ class ScriptedServer:
         pieces = self._pieces_by_id
         return self._json({"content": "".join(pieces[i] for i in body.get("tokens", []) if i < len(pieces))})
 
-    async def _ollama_chat(self, request: web.Request) -> web.Response:
-        body = await request.json()
+    async def _native_plan(self, body: dict[str, Any], limit: Any) -> tuple[_Plan, Pacing] | web.Response:
+        """A native-API reply (not streamed, no faults), after the pacing's whole duration."""
         if body.get("stream", True) is not False:
-            return self._error(400, "the scripted /api/chat answers only stream=false")
+            return self._error(400, "the scripted native chat answers only stream=false")
         reply = await self._respond(body)
         if not isinstance(reply, Reply):
-            return self._error(500, "the scripted /api/chat cannot inject faults")
+            return self._error(500, "the scripted native chat cannot inject faults")
         pacing = reply.pacing or self.pacing
-        options = body.get("options") or {}
-        plan = _Plan(reply, options.get("num_predict"), self._call_ids)
+        plan = _Plan(reply, limit if isinstance(limit, int) and limit > 0 else None, self._call_ids)
+        await asyncio.sleep(pacing.latency + pacing.ttft + pacing.gap * sum(plan.tokens))
+        return plan, pacing
+
+    async def _lmstudio_chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        planned = await self._native_plan(body, body.get("max_tokens"))
+        if isinstance(planned, web.Response):
+            return planned
+        plan, pacing = planned
         tokens = sum(plan.tokens)
-        await asyncio.sleep(pacing.latency + pacing.ttft + pacing.gap * tokens)
+        return self._json(
+            {
+                "id": f"chatcmpl-{next(self._ids)}",
+                "object": "chat.completion",
+                "model": self.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": plan.content},
+                        "finish_reason": plan.finish_reason,
+                    }
+                ],
+                "usage": self._usage(body, plan),
+                "stats": {
+                    "tokens_per_second": 1.0 / pacing.gap if pacing.gap else None,
+                    "time_to_first_token": pacing.ttft,
+                    "generation_time": pacing.gap * tokens,
+                    "stop_reason": "eosFound"
+                    if plan.finish_reason == "stop"
+                    else "maxPredictedTokensReached",
+                },
+            }
+        )
+
+    async def _ollama_chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        planned = await self._native_plan(body, (body.get("options") or {}).get("num_predict"))
+        if isinstance(planned, web.Response):
+            return planned
+        plan, pacing = planned
+        tokens = sum(plan.tokens)
         return self._json(
             {
                 "model": self.model,
