@@ -59,6 +59,28 @@ EXPECTED_PARAMETERS = {
     "publish": ["references", "repo", "dry_run"],
     "log_to_mlflow": ["reference", "uri", "experiment"],
     "campaign": ["plan", "say", "command"],
+    "speed": [
+        "profile",
+        "server",
+        "model",
+        "api_key",
+        "tag",
+        "output_tokens",
+        "ignore_eos",
+        "trials",
+        "lengths",
+        "levels",
+        "requests_per_level",
+        "rates",
+        "requests_per_rate",
+        "seed",
+        "remote",
+        "timeout",
+        "observer",
+        "command",
+    ],
+    "speed_plots": ["reference", "folder", "fmt"],
+    "panel_score": ["references"],
 }
 
 

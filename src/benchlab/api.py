@@ -6,6 +6,7 @@
     record = api.run("sample", server="http://127.0.0.1:8080", n=20)
     print(record.summary["accuracy"])
     api.compare("q8", "q4")          # two run ids or tags, paired on the same questions
+    api.speed("concurrency", server="http://127.0.0.1:8080", levels=[1, 2, 4, 8])
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ from benchlab.exchange.export import default_path, export_run
 from benchlab.exchange.importers import AlreadyImported, import_envelope, import_lm_eval
 from benchlab.exchange.publish import PublishReport, download_envelopes, plan
 from benchlab.exchange.publish import publish as publish_uploads
+from benchlab.speed import scores as speed_scores
+from benchlab.speed.measure import RequestMeasure
+from benchlab.speed.profiles import SpeedError, SpeedSettings
+from benchlab.speed.suite import SpeedRequest, run_speed
 from benchlab.store.db import Store
 from benchlab.tasks.base import Task
 from benchlab.tasks.registry import TaskSettings, TaskSettingsError, build_task
@@ -52,11 +57,13 @@ __all__ = [
     "BenchmarkSpec",
     "Comparison",
     "PlanError",
+    "RequestMeasure",
     "RunError",
     "RunRecord",
     "SampleResult",
     "ServerInfo",
     "ServerReport",
+    "SpeedError",
     "Tally",
     "TaskSettings",
     "campaign",
@@ -73,6 +80,7 @@ __all__ = [
     "lock_status",
     "log_to_mlflow",
     "open_store",
+    "panel_score",
     "prelock",
     "publish",
     "registry",
@@ -82,6 +90,8 @@ __all__ = [
     "runs",
     "select_benchmarks",
     "serve",
+    "speed",
+    "speed_plots",
     "verify",
 ]
 
@@ -271,6 +281,87 @@ def run(
     )
     store = open_store()
     return _run_interruptibly(run_benchmark(request, store, observer))
+
+
+def speed(
+    profile: str = "quick",
+    *,
+    server: str | None = None,
+    model: str | None = None,
+    api_key: str | None = None,
+    tag: str | None = None,
+    output_tokens: int = 128,
+    ignore_eos: bool = True,
+    trials: int = 3,
+    lengths: list[int] | None = None,
+    levels: list[int] | None = None,
+    requests_per_level: int = 2,
+    rates: list[float] | None = None,
+    requests_per_rate: int = 16,
+    seed: int = 1234,
+    remote: bool | None = None,
+    timeout: float = 300.0,
+    observer: Callable[[RequestMeasure], None] | None = None,
+    command: str | None = None,
+) -> RunRecord:
+    """Measure a server's speed with one profile (quick, context, concurrency or rate) and store it
+    as a run (benchmark `speed:<profile>`); the summary holds the figures, the server's own figures
+    beside them, host metrics and the speed score. `lengths` are the context profile's prompt
+    lengths, or the quick profile's prompt sizes (default 32, 512, 2048 tokens). `remote` overrides
+    the local/remote judgement of the address that picks the speed score's reference."""
+    defaults = SpeedSettings()
+    sizes = defaults.sizes
+    if profile == "quick" and lengths:  # the quick profile's prompt sizes, smallest first
+        names = ("short", "medium", "long") if len(lengths) == 3 else [f"p{n}" for n in sorted(lengths)]
+        sizes = dict(zip(names, sorted(lengths), strict=True))
+    sweep = SpeedSettings(
+        sizes=sizes,
+        profile=profile,
+        output_tokens=output_tokens,
+        ignore_eos=ignore_eos,
+        trials=trials,
+        lengths=tuple(lengths) if lengths else defaults.lengths,
+        levels=tuple(levels) if levels else defaults.levels,
+        requests_per_level=requests_per_level,
+        rates=tuple(rates) if rates else defaults.rates,
+        requests_per_rate=requests_per_rate,
+        seed=seed,
+    )
+    request = SpeedRequest(
+        endpoint=_endpoint_for(server, model, api_key),
+        settings=sweep,
+        tag=tag,
+        remote=remote,
+        timeout=timeout,
+        command=command,
+    )
+    record, _ = _run_interruptibly(run_speed(request, open_store(), observer))
+    return record
+
+
+def _endpoint_for(server: str | None, model: str | None, api_key: str | None) -> Endpoint:
+    connection = settings.connection(server, model, api_key)
+    return Endpoint(
+        base_url=connection.server,
+        api_key=SecretStr(connection.api_key) if connection.api_key else None,
+        model=connection.model,
+    )
+
+
+def speed_plots(reference: str, folder: Path, *, fmt: str = "png") -> list[Path]:
+    """Save the charts of a speed run (id or tag) into `folder`; needs the `plots` extra."""
+    from benchlab.speed.plots import save_plots  # matplotlib is optional: import on demand
+
+    record = get_run(reference)
+    if record.task_kind != "speed":
+        raise RunError(f"run {record.run_id} is a {record.task_kind} run; plots are drawn for speed runs.")
+    return save_plots(record, folder, fmt=fmt)
+
+
+def panel_score(references: list[str]) -> dict[str, Any]:
+    """The quality/speed/reliability score of a panel of runs (ids or tags), with its formula,
+    weights and the suites that went in (see `benchlab.speed.scores`)."""
+    return speed_scores.panel_score([get_run(reference) for reference in references])
 
 
 def task_for(dataset: Dataset, settings: TaskSettings | None = None) -> Task:

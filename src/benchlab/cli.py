@@ -31,7 +31,7 @@ from benchlab.exchange.importers import ImportFailed
 from benchlab.exchange.mlflow_log import MlflowError
 from benchlab.exchange.publish import PublishError
 from benchlab.store.db import StoreError
-from benchlab.surfaces import campaign_views, catalog_views
+from benchlab.surfaces import campaign_views, catalog_views, speed_views
 from benchlab.surfaces import console as views
 from benchlab.tasks.sandbox import CodeExecutionDisabled, SandboxUnavailable
 from benchlab.types import RunRecord, RunStatus
@@ -55,6 +55,7 @@ KNOWN_ERRORS = (
     StoreError,
     PairingError,
     settings.SettingsError,
+    api.SpeedError,
     CodeExecutionDisabled,
     EnvelopeError,
     ExportError,
@@ -256,6 +257,84 @@ def _task_options(pairs: list[str]) -> dict[str, Any]:
         except json.JSONDecodeError:
             options[key.strip()] = value
     return options
+
+
+def _numbers(text: str | None, flag: str, kind: type[float] | type[int]) -> list[Any] | None:
+    if text is None:
+        return None
+    try:
+        return [kind(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        fail(f"{flag} takes comma-separated numbers such as 1,2,4,8, not {text!r}.", EXIT_USAGE)
+
+
+@app.command()
+def speed(
+    profile: Annotated[
+        str, typer.Option("--profile", "-p", help="quick, context, concurrency or rate.")
+    ] = "quick",
+    server: ServerOption = None,
+    model: ModelOption = None,
+    api_key: KeyOption = None,
+    tag: Annotated[str | None, typer.Option("--tag", "-t", help="Label for this run.")] = None,
+    output_tokens: Annotated[int, typer.Option("--output-tokens", help="Tokens per answer.")] = 128,
+    trials: Annotated[int, typer.Option("--trials", help="Measured requests per size or length.")] = 3,
+    levels: Annotated[
+        str | None, typer.Option("--levels", help="Concurrency levels, e.g. 1,2,4,8,16.")
+    ] = None,
+    rates: Annotated[
+        str | None, typer.Option("--rates", help="Poisson request rates per s, e.g. 0.5,1,2.")
+    ] = None,
+    lengths: Annotated[
+        str | None, typer.Option("--lengths", help="Prompt lengths in tokens (context; quick: sizes).")
+    ] = None,
+    remote: Annotated[
+        bool | None, typer.Option("--remote/--local", help="Score against the remote or local reference.")
+    ] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Save charts into this folder.")] = None,
+    plot_format: Annotated[str, typer.Option("--plot-format", help="png or svg.")] = "png",
+    panel: Annotated[
+        list[str] | None, typer.Option("--panel", help="Score these recorded runs (ids or tags) instead.")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Measure TTFT, decode and prefill rates, context and concurrency behaviour; stored as a run."""
+    try:
+        if panel:
+            result = api.panel_score(panel)
+            if as_json:
+                emit_json(result)
+            else:
+                out.print(speed_views.panel_report(result))
+            return
+        record = api.speed(
+            profile,
+            server=server,
+            model=model,
+            api_key=api_key,
+            tag=tag,
+            output_tokens=output_tokens,
+            trials=trials,
+            levels=_numbers(levels, "--levels", int),
+            rates=_numbers(rates, "--rates", float),
+            lengths=_numbers(lengths, "--lengths", int),
+            remote=remote,
+            observer=None if as_json else speed_views.SpeedProgress(err),
+            command=_command_line(),
+        )
+    except KNOWN_ERRORS as error:
+        fail(str(error))
+    try:
+        written = api.speed_plots(record.run_id, plot, fmt=plot_format) if plot else []
+    except (ImportError, ValueError) as error:  # e.g. the plots extra is missing: the run is stored
+        fail(f"{error} (the run itself is stored as {record.run_id})")
+    if as_json:
+        emit_json({"run": record.model_dump(mode="json"), "plots": [str(path) for path in written]})
+    else:
+        out.print(speed_views.speed_report(record))
+        for path in written:
+            out.print(f"chart: {path}")
+    raise typer.Exit(_exit_code(record))
 
 
 @app.command("runs")

@@ -105,6 +105,10 @@ class Timings(Frozen):
     e2e: float | None = None
     decode_rate: float | None = None  # (output tokens - 1) / (last token - first token), tokens/s
     chunks: int = 0
+    decode_span: float | None = None  # last token - first token, seconds (what decode_rate divides by)
+    reasoning_chunks: int = 0  # chunks that carried reasoning (the fallback reasoning token count)
+    # Gaps between consecutive content-carrying chunks, kept compact: p50/p90/p99/max in seconds.
+    inter_chunk: dict[str, float] | None = None
 
 
 class Completion(Frozen):

@@ -2,16 +2,24 @@
 
 One `ChatClient` holds one connection pool for a run. `chat()` streams by default so that time to
 first token is measured on the wire; it asks for `usage` in the stream so token counts come from the
-server, and keeps the server's own `timings` when it sends them (llama.cpp). Transport failures are
-retried with exponential backoff and jitter (honouring `Retry-After`); what is left after the last
-attempt is raised as an `InfraError`, never silently turned into an empty answer.
+server, and keeps the server's own figures when it sends them (llama.cpp `timings`, LM Studio
+`stats`, Ollama's `eval_*` counters). Transport failures are retried with exponential backoff and
+jitter (honouring `Retry-After`); what is left after the last attempt is raised as an `InfraError`,
+never silently turned into an empty answer.
+
+Optional request fields that some servers refuse (`stream_options`, `max_completion_tokens`,
+`ignore_eos`) are dropped when the server answers HTTP 400 naming one of them, or up front for a
+server kind known to refuse it; each drop is kept in `ChatClient.notes` so reports can say so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import random
+import re
+import statistics
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -32,6 +40,13 @@ from benchlab.types import Completion, Endpoint, GenerationParams, ServerKind, T
 
 REJECTING_STATUSES = frozenset({400, 404, 413, 422})
 RETRYABLE_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
+# Fields benchlab can do without: a server that refuses one gets the request again without it.
+DROPPABLE_FIELDS = ("stream_options", "max_completion_tokens", "ignore_eos")
+# Server kinds known to refuse a field outright (OpenAI-style clouds reject unknown arguments).
+KNOWN_REFUSALS: dict[ServerKind, frozenset[str]] = {ServerKind.CLOUD: frozenset({"ignore_eos"})}
+# The server's own figures, by the key each server kind puts them under.
+SERVER_FIGURE_KEYS = ("timings", "stats")
+OLLAMA_FIGURE_KEYS = ("eval_count", "eval_duration", "prompt_eval_count", "prompt_eval_duration")
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,13 @@ class ChatClient:
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout, sock_read=timeout)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self.dropped: dict[str, str] = {}  # request field -> why it is no longer sent
+        self.notes: list[str] = []  # what the client changed about its requests, for reports
+
+    def drop_field(self, name: str, reason: str) -> None:
+        if name not in self.dropped:
+            self.dropped[name] = reason
+            self.notes.append(f"`{name}` is no longer sent: {reason}")
 
     async def __aenter__(self) -> ChatClient:
         return self
@@ -167,6 +189,12 @@ class ChatClient:
         if response_format is not None:
             body["response_format"] = response_format
         body.update(params.extra_body)
+        refused = KNOWN_REFUSALS.get(self.endpoint.server_kind, frozenset())
+        for name in DROPPABLE_FIELDS:
+            if name in refused and name in body:
+                self.drop_field(name, f"{self.endpoint.server_kind.value} servers refuse it")
+            if name in self.dropped:
+                body.pop(name, None)
         return body
 
     async def chat(
@@ -184,6 +212,15 @@ class ChatClient:
         while True:
             try:
                 completion = await self._chat_once(payload)
+            except RejectedError as error:
+                refused = _refused_field(error, body)
+                if refused is None:
+                    raise
+                # Not a retry: the request never ran. Later requests leave the field out from the start.
+                self.drop_field(refused, f"the server refused it (HTTP {error.status}: {error})")
+                body.pop(refused)
+                payload = json.dumps(body).encode()
+                continue
             except InfraError as error:
                 if attempt >= self.retry.attempts:
                     error.attempts = attempt
@@ -239,13 +276,27 @@ class ChatClient:
 
 
 class _StreamState:
-    __slots__ = ("content", "finish", "first", "last", "marks", "model", "reasoning", "server", "tokens")
+    __slots__ = (
+        "arrivals",
+        "content",
+        "finish",
+        "first",
+        "last",
+        "marks",
+        "model",
+        "reasoning",
+        "reasoning_chunks",
+        "server",
+        "tokens",
+    )
 
     def __init__(self) -> None:
         self.content: list[str] = []
         self.reasoning: list[str] = []
         self.marks: list[tuple[float, int]] = []  # (arrival, content length so far)
         self.tokens = 0  # chunks that carried something: the fallback token count
+        self.reasoning_chunks = 0
+        self.arrivals: list[float] = []  # arrival of every chunk that carried something
         self.first: float | None = None
         self.last: float | None = None
         self.finish: str | None = None
@@ -280,8 +331,9 @@ async def _read_stream(response: aiohttp.ClientResponse, sent: float) -> Complet
             state.model = chunk.get("model") or state.model
             if chunk.get("usage"):
                 usage = chunk["usage"]
-            if chunk.get("timings"):
-                state.server = chunk["timings"]
+            figures = _server_figures(chunk)
+            if figures:
+                state.server = figures
             for choice in chunk.get("choices") or ():
                 delta = choice.get("delta") or {}
                 text = delta.get("content")
@@ -291,12 +343,14 @@ async def _read_stream(response: aiohttp.ClientResponse, sent: float) -> Complet
                     state.tokens += 1
                     state.first = state.first if state.first is not None else now
                     state.last = now
+                    state.arrivals.append(now)
                 if text:
                     state.content.append(text)
                     content_length += len(text)
                     state.marks.append((now, content_length))
                 if thought:
                     state.reasoning.append(thought)
+                    state.reasoning_chunks += 1
                 if calls:
                     _merge_tool_calls(tool_calls, calls)
                 if choice.get("finish_reason"):
@@ -322,18 +376,22 @@ def _assemble(
     first_answer: float | None = None
     if split.answer_start is not None:
         first_answer = next(t for t, length in state.marks if length > split.answer_start)
-    parsed_usage = _usage(usage, fallback_tokens=state.tokens)
+    parsed_usage = _usage(usage, fallback_tokens=state.tokens, fallback_reasoning=state.reasoning_chunks)
     output_tokens = parsed_usage.completion_tokens
-    decode_rate = None
-    if output_tokens and output_tokens > 1 and state.first is not None and state.last is not None:
+    decode_rate = span = None
+    if state.first is not None and state.last is not None:
         span = state.last - state.first
-        decode_rate = (output_tokens - 1) / span if span > 0 else None
+        if output_tokens and output_tokens > 1 and span > 0:
+            decode_rate = (output_tokens - 1) / span
     timings = Timings(
         ttft=None if state.first is None else state.first - sent,
         ttfot=None if first_answer is None else first_answer - sent,
         e2e=end - sent,
         decode_rate=decode_rate,
         chunks=state.tokens,
+        decode_span=span,
+        reasoning_chunks=state.reasoning_chunks,
+        inter_chunk=_gap_percentiles(state.arrivals),
     )
     return Completion(
         content=split.answer,
@@ -367,16 +425,53 @@ def _parse_body(raw: bytes, sent: float) -> Completion:
     state.marks.append((end, len(content)))
     state.reasoning.append(message.get("reasoning_content") or message.get("reasoning") or "")
     state.finish = choices[0].get("finish_reason")
-    state.server = body.get("timings")
+    state.server = _server_figures(body)
     state.model = body.get("model")
     completion = _assemble(state, list(message.get("tool_calls") or []), body.get("usage"), sent, end)
     # Without a stream there is no first-token time: report only what was measured.
     return completion.model_copy(update={"timings": Timings(e2e=end - sent)})
 
 
-def _usage(raw: dict[str, Any] | None, *, fallback_tokens: int) -> Usage:
+def _server_figures(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The server's own timing figures in a chunk or body, as it sent them (shapes vary by server)."""
+    for key in SERVER_FIGURE_KEYS:
+        figures = message.get(key)
+        if isinstance(figures, dict) and figures:
+            return figures
+    ollama = {key: message[key] for key in OLLAMA_FIGURE_KEYS if key in message}
+    return ollama or None
+
+
+def _gap_percentiles(arrivals: list[float]) -> dict[str, float] | None:
+    """p50/p90/p99/max of the gaps between consecutive chunks: compact however long the answer."""
+    gaps = [later - earlier for earlier, later in itertools.pairwise(arrivals)]
+    if not gaps:
+        return None
+    if len(gaps) == 1:
+        return {"p50": gaps[0], "p90": gaps[0], "p99": gaps[0], "max": gaps[0]}
+    cuts = statistics.quantiles(gaps, n=100, method="inclusive")
+    return {"p50": statistics.median(gaps), "p90": cuts[89], "p99": cuts[98], "max": max(gaps)}
+
+
+def _refused_field(error: RejectedError, body: dict[str, Any]) -> str | None:
+    """The droppable field a 400 names, when the request carries it; else None (a real rejection)."""
+    if error.status != 400:
+        return None
+    message = str(error)
+    for name in DROPPABLE_FIELDS:
+        if name in body and re.search(rf"\b{name}\b", message):
+            return name
+    return None
+
+
+def _usage(raw: dict[str, Any] | None, *, fallback_tokens: int, fallback_reasoning: int = 0) -> Usage:
     if not raw:
-        return Usage(completion_tokens=fallback_tokens, approximate=True)
+        # Chunk counts: a chunk may carry several tokens, so these are lower bounds, flagged as such.
+        return Usage(
+            completion_tokens=fallback_tokens,
+            reasoning_tokens=fallback_reasoning or None,
+            approximate=True,
+        )
     completion_details = raw.get("completion_tokens_details") or {}
     prompt_details = raw.get("prompt_tokens_details") or {}
     return Usage(

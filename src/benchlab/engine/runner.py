@@ -10,8 +10,10 @@ run with a message instead of scoring empty answers.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import secrets
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -24,6 +26,7 @@ from benchlab.catalog.datasets import Dataset
 from benchlab.endpoints.client import ChatClient, RetryPolicy
 from benchlab.endpoints.detect import ServerInfo, detect_server
 from benchlab.endpoints.errors import AuthError, InfraError, RejectedError, ServerUnreachable
+from benchlab.speed.host import HostSampler
 from benchlab.store.db import SampleWriter, Store, StoreError
 from benchlab.tasks.base import Task
 from benchlab.types import (
@@ -59,6 +62,7 @@ class RunRequest:
     timeout: float = 300.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     command: str | None = None
+    host_interval: float = 1.0  # seconds between host metric samples (CPU, memory, server RSS)
 
 
 @dataclass
@@ -277,6 +281,7 @@ async def _execute(
                 breaker.reset()
 
     status, reason = RunStatus.FINISHED, None
+    sampler = HostSampler(client.endpoint.base_url, interval=request.host_interval).start()
     workers = [asyncio.create_task(worker()) for _ in range(max(1, concurrency))]
     try:
         await asyncio.gather(*workers)
@@ -296,7 +301,9 @@ async def _execute(
             pending_worker.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         writer.close()
-        record = _finish(store, record, request.task, status, reason, writer)
+        host = sampler.stop()
+        record = _finish(store, record, request.task, status, reason, writer, host, client.notes)
+        _store_host_samples(store, record.run_id, sampler)
         if observer:
             observer.finished(record, tally)
     return record
@@ -309,6 +316,8 @@ def _finish(
     status: RunStatus,
     reason: str | None,
     writer: SampleWriter,
+    host: dict[str, Any] | None = None,
+    notes: Sequence[str] = (),
 ) -> RunRecord:
     if writer.error is not None:
         status, reason = RunStatus.FAILED, str(writer.error)
@@ -319,6 +328,10 @@ def _finish(
         summary, status = {"error": f"summary failed: {error}"}, RunStatus.FAILED
         results = []
     summary["planned"] = len(record.sample_ids)
+    if host:
+        summary["host"] = host
+    if notes:
+        summary["request_notes"] = list(notes)
     summary["complete"] = len({r.sample_id for r in results if r.score.error_kind is not ErrorKind.INFRA})
     infra = summary.get("infra_errors", {}).get("rate") or 0.0
     if status is RunStatus.FINISHED and infra > INVALID_INFRA_RATE:
@@ -338,6 +351,12 @@ def _finish(
             update={"status": RunStatus.FAILED, "status_reason": f"could not save the run record: {error}"}
         )
     return updated
+
+
+def _store_host_samples(store: Store, run_id: str, sampler: HostSampler) -> None:
+    # Host samples are a nice-to-have: the run's own record is already saved.
+    with contextlib.suppress(sqlite3.Error):
+        store.add_event(run_id, "host_samples", {"samples": sampler.kept_samples()})
 
 
 class _Breaker:

@@ -16,6 +16,7 @@ from rich.text import Text
 from benchlab.analysis.compare import Comparison
 from benchlab.analysis.stats import wilson_interval
 from benchlab.api import ServerInfo, ServerReport, Tally
+from benchlab.surfaces.speed_views import host_line, speed_rows
 from benchlab.types import RunRecord, RunStatus, SampleResult
 
 SMOKE_MODEL_IDS = ("benchlab-smoke",)
@@ -102,7 +103,10 @@ def run_report(record: RunRecord) -> Panel:
     table.add_column(style="bold")
     table.add_column()
     table.add_row("status", _status_text(record))
-    if record.task_kind == "code":
+    if record.task_kind == "speed":  # requests, not questions: its own rows (surfaces/speed_views.py)
+        for name, value in speed_rows(summary):
+            table.add_row(name, value)
+    elif record.task_kind == "code":
         for k, entry in (summary.get("pass_at_k") or {}).items():
             table.add_row(f"pass@{k}", fmt_rate(entry) if "k" in entry else _interval(entry))
         outcomes = summary.get("outcomes") or {}
@@ -170,6 +174,8 @@ def run_report(record: RunRecord) -> Panel:
         if decode:
             parts.append(f"decode p50 {decode['p50']:.0f} tok/s")
         table.add_row("speed", " · ".join(parts))
+    if summary.get("host"):
+        table.add_row("host", host_line(summary["host"]).removeprefix("host: "))
     table.add_row("model", f"{record.endpoint.model} at {record.endpoint.base_url}")
     table.add_row(
         "server", f"{record.endpoint.server_kind.value} {record.endpoint.server_version or ''}".strip()

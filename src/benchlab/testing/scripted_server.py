@@ -10,6 +10,11 @@ and async tests use it the same way::
         assert server.counts["status"] == 1
         assert server.requests[0]["temperature"] == 0
 
+Speed tests use its exact pacing (``Pacing``), ``slots`` (a server that serves N requests at once and
+queues the rest), ``refuse_fields`` (HTTP 400 naming a request field, as servers that do not take
+``stream_options`` or ``ignore_eos`` answer), llama.cpp's ``/tokenize`` and ``/detokenize`` (a token
+is four characters) and vLLM's Prometheus ``/metrics`` (token and request counters).
+
 URLs: ``base_url`` is the server root (``http://127.0.0.1:PORT``); the OpenAI routes live under
 ``/v1`` (``v1_url``). With ``server_kind="llama.cpp"`` the un-prefixed aliases (``/chat/completions``,
 ``/models``) are served too, as llama-server does.
@@ -54,7 +59,7 @@ __all__ = [
 ]
 
 FaultKind = Literal["status", "disconnect", "stall", "cut", "malformed", "stream_error"]
-ServerKind = Literal["generic", "llama.cpp", "vllm", "ollama"]
+ServerKind = Literal["generic", "llama.cpp", "vllm", "ollama", "lmstudio"]
 _FAULT_KINDS = frozenset(get_args(FaultKind))
 _SERVER_KINDS = frozenset(get_args(ServerKind))
 
@@ -186,7 +191,13 @@ _ERROR_TYPES = {
     503: "unavailable_error",
 }
 _VERSIONS = {"llama.cpp": "b0000-scripted", "vllm": "0.0.0+scripted", "ollama": "0.0.0-scripted"}
-_OWNERS = {"generic": "scripted", "llama.cpp": "llamacpp", "vllm": "vllm", "ollama": "library"}
+_OWNERS = {
+    "generic": "scripted",
+    "llama.cpp": "llamacpp",
+    "vllm": "vllm",
+    "ollama": "library",
+    "lmstudio": "organization_owner",
+}
 _SERVER_HEADERS = {"llama.cpp": "llama.cpp", "vllm": "uvicorn"}
 
 
@@ -307,7 +318,11 @@ class ScriptedServer:
         model: the model id listed by ``/v1/models`` and put in replies.
         server_kind: which server to imitate in the details: ``llama.cpp`` adds ``/props``, the
             un-prefixed routes and llama.cpp's ``owned_by``/``Server`` header; ``vllm`` adds
-            ``/version``; ``ollama`` adds ``/api/version``. ``generic`` adds nothing.
+            ``/version`` and ``/metrics``; ``ollama`` adds ``/api/version`` and a non-streamed native
+            ``/api/chat`` whose ``prompt_eval_duration`` is the pacing's ``ttft`` and whose
+            ``eval_duration`` is ``gap`` per generated token; ``lmstudio`` adds ``/api/v0/models``
+            and a non-streamed ``/api/v0/chat/completions`` with LM Studio's ``stats`` (time to
+            first token = ``ttft``, ``gap`` per token). ``generic`` adds nothing.
         server_version: the version those endpoints report.
         owned_by: the ``owned_by`` of the model entry (default: what the imitated server sends).
         context_length: when set, a prompt estimated (chars / 4) at more tokens than this is rejected
@@ -317,6 +332,8 @@ class ScriptedServer:
         record: keep every request body and its headers (turn off for long benchmarks).
         host, port: where to listen; port 0 lets the OS choose (kept across stop/start).
         shutdown_grace: seconds that in-flight replies get to finish when the server stops.
+        refuse_fields: request fields the server does not take: a request carrying one is answered
+            HTTP 400 with a message naming it (before any fault or slot).
 
     Per-request ``max_tokens``/``max_completion_tokens`` is honoured: a longer reply is cut to that
     many tokens (reasoning first, then content; tool calls only if they fit whole) with
@@ -343,6 +360,7 @@ class ScriptedServer:
         port: int = 0,
         record: bool = True,
         shutdown_grace: float = 0.5,
+        refuse_fields: Sequence[str] = (),
     ) -> None:
         if server_kind not in _SERVER_KINDS:
             raise ValueError(f"unknown server_kind {server_kind!r}; use one of {sorted(_SERVER_KINDS)}")
@@ -362,6 +380,11 @@ class ScriptedServer:
         self.port = port
         self.record = record
         self.shutdown_grace = shutdown_grace
+        self.refuse_fields = tuple(refuse_fields)
+        self.metrics: Counter[str] = Counter()
+        """Running totals served at vLLM's ``/metrics``: prompt and generation tokens, requests."""
+        self._vocabulary: dict[str, int] = {}
+        self._pieces_by_id: list[str] = []
 
         self.requests: list[dict[str, Any]] = []
         """Every chat request body received, in arrival order (when ``record``)."""
@@ -520,11 +543,18 @@ class ScriptedServer:
                 web.post("/chat/completions", self._chat),
                 web.get("/models", self._models),
                 web.get("/props", self._props),
+                web.post("/tokenize", self._tokenize),
+                web.post("/detokenize", self._detokenize),
             ]
         elif self.server_kind == "vllm":
-            routes.append(web.get("/version", self._version))
+            routes += [web.get("/version", self._version), web.get("/metrics", self._metrics)]
         elif self.server_kind == "ollama":
-            routes.append(web.get("/api/version", self._version))
+            routes += [web.get("/api/version", self._version), web.post("/api/chat", self._ollama_chat)]
+        elif self.server_kind == "lmstudio":
+            routes += [
+                web.get("/api/v0/models", self._models),
+                web.post("/api/v0/chat/completions", self._lmstudio_chat),
+            ]
         app.add_routes(routes)
         return app
 
@@ -582,6 +612,97 @@ class ScriptedServer:
             }
         )
 
+    async def _tokenize(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        text = str(body.get("content", ""))
+        ids = []
+        for start in range(0, len(text), 4):  # a token is four characters, like the usage estimate
+            piece = text[start : start + 4]
+            if piece not in self._vocabulary:
+                self._vocabulary[piece] = len(self._pieces_by_id)
+                self._pieces_by_id.append(piece)
+            ids.append(self._vocabulary[piece])
+        return self._json({"tokens": ids})
+
+    async def _detokenize(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        pieces = self._pieces_by_id
+        return self._json({"content": "".join(pieces[i] for i in body.get("tokens", []) if i < len(pieces))})
+
+    async def _native_plan(self, body: dict[str, Any], limit: Any) -> tuple[_Plan, Pacing] | web.Response:
+        """A native-API reply (not streamed, no faults), after the pacing's whole duration."""
+        if body.get("stream", True) is not False:
+            return self._error(400, "the scripted native chat answers only stream=false")
+        reply = await self._respond(body)
+        if not isinstance(reply, Reply):
+            return self._error(500, "the scripted native chat cannot inject faults")
+        pacing = reply.pacing or self.pacing
+        plan = _Plan(reply, limit if isinstance(limit, int) and limit > 0 else None, self._call_ids)
+        await asyncio.sleep(pacing.latency + pacing.ttft + pacing.gap * sum(plan.tokens))
+        return plan, pacing
+
+    async def _lmstudio_chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        planned = await self._native_plan(body, body.get("max_tokens"))
+        if isinstance(planned, web.Response):
+            return planned
+        plan, pacing = planned
+        tokens = sum(plan.tokens)
+        return self._json(
+            {
+                "id": f"chatcmpl-{next(self._ids)}",
+                "object": "chat.completion",
+                "model": self.model,
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": plan.content},
+                        "finish_reason": plan.finish_reason,
+                    }
+                ],
+                "usage": self._usage(body, plan),
+                "stats": {
+                    "tokens_per_second": 1.0 / pacing.gap if pacing.gap else None,
+                    "time_to_first_token": pacing.ttft,
+                    "generation_time": pacing.gap * tokens,
+                    "stop_reason": "eosFound"
+                    if plan.finish_reason == "stop"
+                    else "maxPredictedTokensReached",
+                },
+            }
+        )
+
+    async def _ollama_chat(self, request: web.Request) -> web.Response:
+        body = await request.json()
+        planned = await self._native_plan(body, (body.get("options") or {}).get("num_predict"))
+        if isinstance(planned, web.Response):
+            return planned
+        plan, pacing = planned
+        tokens = sum(plan.tokens)
+        return self._json(
+            {
+                "model": self.model,
+                "message": {"role": "assistant", "content": plan.content},
+                "done": True,
+                "done_reason": plan.finish_reason,
+                "prompt_eval_count": _prompt_tokens(body),
+                "prompt_eval_duration": int(pacing.ttft * 1e9),
+                "eval_count": tokens,
+                "eval_duration": int(pacing.gap * tokens * 1e9),
+            }
+        )
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        lines = []
+        for name, help_text in (
+            ("vllm:prompt_tokens_total", "Prompt tokens processed."),
+            ("vllm:generation_tokens_total", "Generation tokens produced."),
+            ("vllm:request_success_total", "Requests finished."),
+        ):
+            lines += [f"# HELP {name} {help_text}", f"# TYPE {name} counter"]
+            lines.append(f'{name}{{model_name="{self.model}"}} {float(self.metrics[name])}')
+        return web.Response(text="\n".join(lines) + "\n", content_type="text/plain")
+
     # ----------------------------------------------------------------------------- chat
 
     def _pick_fault(self, body: dict[str, Any]) -> Fault | None:
@@ -620,6 +741,10 @@ class ScriptedServer:
         if not self._authorized(request):
             self.counts["unauthorized"] += 1
             return self._error(401, "invalid or missing API key")
+        refused = next((name for name in self.refuse_fields if name in body), None)
+        if refused is not None:
+            self.counts["refused_field"] += 1
+            return self._error(400, f"Unrecognized request argument supplied: {refused}")
         if self.context_length is not None:
             n_prompt = _prompt_tokens(body)
             if n_prompt > self.context_length:
@@ -692,6 +817,9 @@ class ScriptedServer:
             await asyncio.sleep(pacing.latency)
         plan = _Plan(reply, _request_limit(body), self._call_ids)
         rid = f"chatcmpl-{next(self._ids)}"
+        self.metrics["vllm:prompt_tokens_total"] += _prompt_tokens(body)
+        self.metrics["vllm:generation_tokens_total"] += sum(plan.tokens)
+        self.metrics["vllm:request_success_total"] += 1
         if stream:
             return await self._stream(request, body, reply, plan, pacing, fault, rid)
 
