@@ -34,6 +34,8 @@ Hook = Callable[[dict[str, Any]], dict[str, Any]]
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "code": ("id", "style", "prompt", "entry_point", "tests", "reference"),
     "math": ("id", "question", "answer"),
+    "toolcall": ("id", "domain", "difficulty", "tools", "variants", "expected"),
+    "agent": ("id", "domain", "difficulty", "tools", "prompt", "reference"),
 }
 
 

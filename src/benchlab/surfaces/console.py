@@ -105,6 +105,8 @@ def run_report(record: RunRecord) -> Panel:
         table.add_row("outcomes", " · ".join(f"{name} {count}" for name, count in outcomes.items()))
         table.add_row("no code found", fmt_rate(summary.get("unparseable")))
         table.add_row("isolation", str(summary.get("isolation", "?")))
+    elif record.task_kind in ("toolcall", "agent"):
+        _tool_rows(table, record.task_kind, summary)
     else:
         table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
         table.add_row("unparseable", fmt_rate(summary.get("unparseable")))
@@ -151,6 +153,23 @@ def run_report(record: RunRecord) -> Panel:
     if is_smoke_model(record.endpoint.model):
         body.append(Text(SMOKE_NOTE, style="yellow"))
     return Panel(Group(*body), title=f"run {record.run_id} · tag {record.tag}", expand=False)
+
+
+def _tool_rows(table: Table, kind: str, summary: dict[str, Any]) -> None:
+    """Tool-calling and agent figures: the weighted rubric score first, then what explains it."""
+    table.add_row("score", _interval(summary.get("score") or {}) + "  difficulty-weighted")
+    table.add_row("full marks" if kind == "toolcall" else "solved", fmt_rate(summary.get("accuracy")))
+    table.add_row("schema adherence", fmt_rate(summary.get("schema_adherence")))
+    if kind == "toolcall":
+        table.add_row("no-call tasks", fmt_rate(summary.get("irrelevance")))
+    else:
+        table.add_row("turn limit hit", fmt_rate(summary.get("turn_limit_hit")))
+        table.add_row("loops", fmt_rate(summary.get("loops")))
+    levels = summary.get("by_difficulty") or {}
+    table.add_row(
+        "by difficulty",
+        " · ".join(f"{name} {entry['mean']:.0%} (n {entry['n']})" for name, entry in levels.items()),
+    )
 
 
 def subject_table(record: RunRecord) -> Table | None:

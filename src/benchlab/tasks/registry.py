@@ -52,9 +52,63 @@ def _code(settings: TaskSettings) -> Task:
     return code
 
 
+def _integer_option(settings: TaskSettings, name: str, low: int, high: int) -> int | None:
+    value = settings.options.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise TaskSettingsError(f"--option {name}={value!r}: give a whole number from {low} to {high}.")
+    return value
+
+
+def _unknown_options(settings: TaskSettings, kind: str, known: set[str]) -> None:
+    unknown = sorted(set(settings.options) - known)
+    if unknown:
+        raise TaskSettingsError(
+            f"{kind} benchmarks take no option {', '.join(unknown)}; their options: {', '.join(sorted(known))}."
+        )
+
+
+def _tools_ready(kind: str) -> None:
+    try:
+        import jsonschema  # noqa: F401
+    except ImportError:
+        raise TaskSettingsError(
+            f"{kind} benchmarks validate tool arguments with jsonschema: pip install 'benchlab[tools]'."
+        ) from None
+
+
+def _check_dialect(settings: TaskSettings) -> None:
+    from benchlab.endpoints.dialects import DIALECTS
+
+    if settings.dialect not in DIALECTS:
+        raise TaskSettingsError(f"--dialect {settings.dialect!r}: choose one of {', '.join(DIALECTS)}.")
+
+
+def _toolcall(settings: TaskSettings) -> Task:
+    _tools_ready("toolcall")
+    _check_dialect(settings)
+    _unknown_options(settings, "toolcall", {"quality"})
+    from benchlab.tasks.tools.toolcall import DEFAULT_QUALITY, ToolCallTask
+
+    quality = _integer_option(settings, "quality", 1, 10)
+    return ToolCallTask(quality=DEFAULT_QUALITY if quality is None else quality, dialect=settings.dialect)
+
+
+def _agent(settings: TaskSettings) -> Task:
+    _tools_ready("agent")
+    _check_dialect(settings)
+    _unknown_options(settings, "agent", {"max_turns"})
+    from benchlab.tasks.tools.agent import AgentTask
+
+    return AgentTask(max_turns=_integer_option(settings, "max_turns", 1, 50), dialect=settings.dialect)
+
+
 TASK_KINDS: dict[str, Callable[[TaskSettings], Task]] = {
     "mcq": _mcq,
     "code": _code,
+    "toolcall": _toolcall,
+    "agent": _agent,
 }
 
 
