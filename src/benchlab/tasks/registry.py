@@ -65,7 +65,8 @@ def _unknown_options(settings: TaskSettings, kind: str, known: set[str]) -> None
     unknown = sorted(set(settings.options) - known)
     if unknown:
         raise TaskSettingsError(
-            f"{kind} benchmarks take no option {', '.join(unknown)}; their options: {', '.join(sorted(known))}."
+            f"{kind} benchmarks take no option {', '.join(unknown)}; "
+            f"their options: {', '.join(sorted(known))}."
         )
 
 

@@ -65,6 +65,10 @@ def schema_adherence(results: Sequence[SampleResult]) -> dict[str, Any]:
     return rate(clean, total)
 
 
+def _rank(name: str, order: Sequence[str]) -> tuple[int, str]:
+    return (order.index(name) if name in order else len(order), name)
+
+
 def breakdown(
     results: Sequence[SampleResult], key: Callable[[SampleResult], str], order: Sequence[str] = ()
 ) -> dict[str, Any]:
