@@ -6,7 +6,8 @@ calls recorded in the transcript, so a stored run can be re-scored without the m
 - outcome, 50: × share of the task's checks passed: its answer (answers.py rules) and each
   state check;
 - required calls, 20: × share of required calls made, each matched by tool name *and* key arguments;
-- efficiency, 10: × min(1, reference turns / turns used); 0 when the turn limit cut the episode;
+- efficiency, 10: × min(1, reference turns / turns used); 0 unless the episode ended with an
+  answer (the turn limit cut it, or a call could not be read);
 - no hallucination, 10: × share of calls naming a tool this task exposes with arguments valid under
   its schema;
 - no loops, 10: 10 with no call repeated identically, 5 with one repeat, 0 with more (a loop).
@@ -89,7 +90,7 @@ def score_episode(
     required_share = sum(covered) / len(required) if required else 1.0
 
     reference_turns = len(data["reference"]) + 1  # the reference's tool turns and its answer
-    efficiency = 0.0 if stop == "turn_limit" or turns == 0 else min(1.0, reference_turns / turns)
+    efficiency = min(1.0, reference_turns / turns) if stop == "answered" and turns else 0.0
 
     bad = [c.name for c in environment.calls if c.problem in ("unknown_tool", "invalid_arguments")]
     hallucination_share = 1.0 - len(bad) / len(calls) if calls else 1.0

@@ -125,13 +125,23 @@ def acceptable(actual: Any, accepted: Sequence[Any]) -> bool:
             continue
         if actual is MISSING:
             continue
-        if isinstance(entry, dict) and "contains" in entry:
-            text = _text(actual) if isinstance(actual, str) else ""
-            if text and all(_text(word) in text for word in entry["contains"]):
-                return True
-        elif (isinstance(entry, dict) and entry.get("any") is True) or same_value(actual, entry):
+        if _accepts(entry, actual):
             return True
     return False
+
+
+def _accepts(entry: Any, actual: Any) -> bool:
+    """Whether one acceptable entry (a literal or a matcher) takes a given value."""
+    if not isinstance(entry, dict):
+        return same_value(actual, entry)
+    if "contains" in entry:
+        text = _text(actual) if isinstance(actual, str) else ""
+        return bool(text) and all(_text(word) in text for word in entry["contains"])
+    if "evaluates_to" in entry:
+        return _evaluates_to(actual, float(entry["evaluates_to"]))
+    if entry.get("any") is True:
+        return True
+    return same_value(actual, entry)
 
 
 def _evaluates_to(expression: Any, target: float) -> bool:
