@@ -60,7 +60,9 @@ def test_reference_episode_earns_full_marks() -> None:
 
 def test_wrong_answer_loses_the_outcome() -> None:
     value, details = score(WARMER, transcript([BOTH], "Answer: Sydney"))
-    assert value == 0.5 and details["checks"][0]["passed"] is False
+    # Only the required calls count: tidiness is credited in proportion to the outcome (here 0).
+    assert value == pytest.approx(0.2) and details["checks"][0]["passed"] is False
+    assert details["points"]["efficiency"] == details["points"]["no_loops"] == 0.0
 
 
 def test_hallucinated_tool_and_missing_city() -> None:
@@ -94,8 +96,8 @@ def test_invented_arguments_are_hallucinations() -> None:
 def test_turn_limit_and_loop() -> None:
     turns = [[("get_weather", {"city": "Lisbon"})]] * 3
     value, details = score(WARMER, transcript(turns, None, stop="turn_limit"))
-    # outcome 0, required 10, efficiency 0 (cut by the limit), no-hallucination 10, loops 0 (2 repeats)
-    assert value == pytest.approx(0.2) and details["loop"] and details["stop"] == "turn_limit"
+    # outcome 0, required 10 (Lisbon), and no tidiness points without an outcome
+    assert value == pytest.approx(0.1) and details["loop"] and details["stop"] == "turn_limit"
 
 
 def test_state_checks_replay_the_calls() -> None:
@@ -108,8 +110,8 @@ def test_state_checks_replay_the_calls() -> None:
     wrong = [[("set_rate_limit", {"endpoint_id": "ep-orders-create", "requests_per_minute": 240})]]
     value, details = score(row, transcript(wrong, "Done."))
     assert details["checks"] == [{"check": "state:endpoints", "passed": False}]
-    # outcome 0 + required 0 + efficiency 10 (2 turns, fewer than the reference's 3) + 10 + 10
-    assert value == pytest.approx(0.3)
+    # outcome 0 + required 0 (wrong limit) + no tidiness points without an outcome
+    assert value == 0.0
 
 
 def test_parse_error_is_a_model_error() -> None:
@@ -120,7 +122,7 @@ def test_parse_error_is_a_model_error() -> None:
     )
     result = AgentTask().score(Sample(id="x", data=WARMER), episode)
     assert result.error_kind is ErrorKind.MODEL and result.details["schema_adherent"] is False
-    assert result.value == pytest.approx(0.2)  # no outcome, no required calls, no efficiency
+    assert result.value == 0.0  # no outcome, no required calls, so nothing else either
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from benchlab.endpoints.dialects import with_dialect
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.tools.agent_scoring import RecordedCall, score_episode
 from benchlab.tasks.tools.calls import read_calls
-from benchlab.tasks.tools.domains import build_environment
+from benchlab.tasks.tools.domains import build_environment, presented_order
 from benchlab.tasks.tools.rubric import DIFFICULTY_WEIGHTS
 from benchlab.tasks.tools.summary import breakdown, mean_score, schema_adherence, weighted_score
 from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
@@ -50,7 +50,7 @@ class AgentTask:
         if params.max_tokens is None:
             params = params.model_copy(update={"max_tokens": DEFAULT_MAX_TOKENS[params.think]})
         data = sample.data
-        environment = build_environment(data["domain"], data["tools"])
+        environment = build_environment(data["domain"], presented_order(data["tools"], sample.id))
         specs = environment.specs()
         speak = with_dialect(chat, self.dialect)
         messages: list[dict[str, Any]] = [

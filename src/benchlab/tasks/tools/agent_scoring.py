@@ -12,6 +12,10 @@ calls recorded in the transcript, so a stored run can be re-scored without the m
   its schema;
 - no loops, 10: 10 with no call repeated identically, 5 with one repeat, 0 with more (a loop).
 
+The last three (30 points) are earned in proportion to the outcome share: tidiness is credited
+only as far as the job got done, so an agent that answers at once with nothing right — a null
+model — scores 0, not 30.
+
 `correct` (full marks on the outcome and every required call) is what paired comparisons use.
 """
 
@@ -106,9 +110,9 @@ def score_episode(
     items = {
         "outcome": POINTS["outcome"] * outcome,
         "required_calls": POINTS["required_calls"] * required_share,
-        "efficiency": POINTS["efficiency"] * efficiency,
-        "no_hallucination": POINTS["no_hallucination"] * hallucination_share,
-        "no_loops": POINTS["no_loops"] * loops,
+        "efficiency": POINTS["efficiency"] * efficiency * outcome,
+        "no_hallucination": POINTS["no_hallucination"] * hallucination_share * outcome,
+        "no_loops": POINTS["no_loops"] * loops * outcome,
     }
     value = sum(items.values()) / sum(POINTS.values())
     correct = outcome == 1.0 and required_share == 1.0

@@ -16,7 +16,7 @@ from benchlab.analysis.summary import count_summary, rate
 from benchlab.endpoints.dialects import with_dialect
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.tools.calls import read_calls
-from benchlab.tasks.tools.domains import domain_tools
+from benchlab.tasks.tools.domains import domain_tools, presented_order
 from benchlab.tasks.tools.rubric import DIFFICULTY_WEIGHTS, score_calls
 from benchlab.tasks.tools.summary import breakdown, mean_score, schema_adherence, weighted_score
 from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
@@ -54,7 +54,7 @@ class ToolCallTask:
 
     def tool_specs(self, sample: Sample) -> list[dict[str, Any]]:
         available = domain_tools(sample.data["domain"])
-        return [available[name].spec() for name in sample.data["tools"]]
+        return [available[name].spec() for name in presented_order(sample.data["tools"], sample.id)]
 
     async def solve(self, sample: Sample, chat: ChatFn, params: GenerationParams) -> Transcript:
         if params.max_tokens is None:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import hashlib
+import random
+from collections.abc import Iterable, Sequence
 from types import ModuleType
 
 from benchlab.tasks.tools.domains import devops, gateway, general, hr, trading
@@ -48,3 +50,13 @@ def build_environment(domain: str, exposed: Iterable[str] | None = None) -> Envi
         for key, value in load_fixture(general.FIXTURE).items():
             state.setdefault(key, value)
     return Environment(domain, {name: available[name] for name in names}, state)
+
+
+def presented_order(names: Sequence[str], seed_text: str) -> list[str]:
+    """The task's tools in the order the model sees them: shuffled with a seed from the task id, so
+    a model that favours the first tool listed gains nothing systematic, and every model sees the
+    same order for the same task."""
+    seed = int.from_bytes(hashlib.sha256(seed_text.encode("utf-8")).digest()[:8], "big")
+    order = list(names)
+    random.Random(seed).shuffle(order)
+    return order
