@@ -208,6 +208,17 @@ def test_agent_loop_end_to_end_with_exact_scores(benchlab_home: Path) -> None:
     assert [m["tool_call_id"] for m in messages if m["role"] == "tool"] == [c["id"] for c in calls]
     assert messages[-1] == {"role": "assistant", "content": "Answer: Lisbon"}
 
+    env = {**os.environ, "BENCHLAB_HOME": str(benchlab_home), "COLUMNS": "200"}
+    drill = subprocess.run(
+        [sys.executable, "-m", "benchlab", "show", run["run_id"], "--sample", "ag-general-01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert drill.returncode == 0, drill.stderr
+    assert 'get_weather({"city": "Sydney"})' in drill.stdout and '"temp_c": 17.5' in drill.stdout
+
     difference = samples["ag-general-02"]
     # outcome 50 (8.5 is right) + required 10 (Berlin never looked up) + efficiency 10 (3 turns,
     # as the reference) + no-hallucination 10 + loops 5 (one repeat)

@@ -228,13 +228,19 @@ def sample_detail(result: SampleResult) -> Panel:
     if result.transcript is not None:
         for message in result.transcript.messages:
             lines.append(Text(f"[{message['role']}]", style="bold"))
-            lines.append(Text(str(message.get("content", ""))))
+            lines.append(Text(str(message.get("content") or "")))
+            for call in message.get("tool_calls") or []:
+                function = call.get("function", {})
+                lines.append(Text(f"→ {function.get('name')}({function.get('arguments')})", style="cyan"))
         for completion in result.transcript.completions:
             if completion.reasoning:
                 lines.append(Text("[reasoning]", style="bold dim"))
                 lines.append(Text(completion.reasoning, style="dim"))
             lines.append(Text("[assistant]", style="bold"))
             lines.append(Text(completion.content))
+            for call in completion.tool_calls:
+                function = call.get("function", {})
+                lines.append(Text(f"→ {function.get('name')}({function.get('arguments')})", style="cyan"))
             timings = completion.timings
             lines.append(
                 Text(
