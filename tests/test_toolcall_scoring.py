@@ -189,3 +189,40 @@ def test_calculator_is_safe_and_bounded() -> None:
     for hostile in ("__import__('os')", "9 ** 9 ** 9", "10 ** 20", "[1] * 5", "1 / 0", "x + 1", "9" * 300):
         with pytest.raises(CalculatorError):
             evaluate(hostile)
+
+
+def test_every_call_goes_through_the_dialect(monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    from benchlab.tasks.tools import agent, toolcall
+    from benchlab.types import GenerationParams
+
+    wrapped: list[str] = []
+
+    def fake_with_dialect(chat: Any, dialect: str) -> Any:
+        wrapped.append(dialect)
+
+        async def speak(
+            messages: list[dict[str, Any]], params: GenerationParams, **kwargs: Any
+        ) -> Completion:
+            assert kwargs["tools"], "the task's tools are handed to the dialect"
+            return Completion(content="<tool_call>{broken", tool_parse_error="unterminated JSON")
+
+        return speak
+
+    monkeypatch.setattr(toolcall, "with_dialect", fake_with_dialect)
+    monkeypatch.setattr(agent, "with_dialect", fake_with_dialect)
+    single = toolcall.ToolCallTask(dialect="hermes")
+    sample = Sample(id="t", data=ONE_CITY)
+    transcript = asyncio.run(single.solve(sample, None, GenerationParams()))  # type: ignore[arg-type]
+    assert single.score(sample, transcript).error_kind is ErrorKind.MODEL
+    loop = agent.AgentTask(dialect="pi")
+    row = {
+        **ONE_CITY,
+        "prompt": "Weather in Berlin?",
+        "reference": [[]],
+        "answer": {"type": "text", "accept": ["x"]},
+    }
+    episode = asyncio.run(loop.solve(Sample(id="a", data=row), None, GenerationParams()))  # type: ignore[arg-type]
+    assert episode.state["stop"] == "parse_error" and len(episode.completions) == 1
+    assert wrapped == ["hermes", "pi"]

@@ -80,10 +80,19 @@ def _tools_ready(kind: str) -> None:
 
 
 def _check_dialect(settings: TaskSettings) -> None:
-    from benchlab.endpoints.dialects import DIALECTS
+    """Refuse an unknown or unavailable dialect before any request (wrapping calls nothing)."""
+    from benchlab.endpoints.dialects import DIALECTS, with_dialect
 
     if settings.dialect not in DIALECTS:
         raise TaskSettingsError(f"--dialect {settings.dialect!r}: choose one of {', '.join(DIALECTS)}.")
+
+    async def never_called(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a dialect must not call the model while it is being set up")
+
+    try:
+        with_dialect(never_called, settings.dialect)
+    except NotImplementedError as error:
+        raise TaskSettingsError(f"--dialect {settings.dialect}: {error}; use --dialect raw.") from None
 
 
 def _toolcall(settings: TaskSettings) -> Task:
