@@ -142,3 +142,22 @@ def test_agent_task_is_solvable_by_its_reference(row: dict[str, Any]) -> None:
     )
     value, correct, details = score_episode(row, calls, final, len(row["reference"]) + 1, "answered")
     assert correct and value == pytest.approx(1.0), details
+
+
+def test_environments_are_fresh_and_report_problems_as_results() -> None:
+    first = build_environment("gateway")
+    outcome = first.execute("revoke_api_key", {"key_id": "key-a1f3", "reason": "rotation"})
+    assert outcome.problem is None and first.changes[0]["after"]["status"] == "revoked"
+    second = build_environment("gateway")
+    assert second.find("api_keys", "key-a1f3")["status"] == "active"  # nothing leaked
+    again = first.execute("revoke_api_key", {"key_id": "key-a1f3"})
+    assert again.problem == "refused" and "already revoked" in again.result["error"]
+    invented = second.execute("revoke_api_key", {"key_id": "key-a1f3", "force": True})
+    assert invented.problem == "invalid_arguments" and "force" in invented.result["error"]
+    lots = {"endpoint_id": "ep-orders-list", "requests_per_minute": "lots"}
+    wrong_type = second.execute("set_rate_limit", lots)
+    assert wrong_type.problem == "invalid_arguments"
+    narrow = build_environment("general", ["get_weather"])
+    email = {"to": "a@b.co", "subject": "s", "body": "b"}
+    assert narrow.execute("send_email", email).problem == "unknown_tool"
+    assert narrow.state["outbox"] == []
