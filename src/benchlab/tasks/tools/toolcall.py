@@ -70,8 +70,8 @@ class ToolCallTask:
         tools = domain_tools(data["domain"])
         exposed = {name: tools[name] for name in data["tools"]}
         made = read_calls(completion)
-        # A call to a tool this task does not expose is scored as an unpaired (hallucinated) call.
-        result = score_calls(made, data["expected"], {**exposed, **tools}, ordered=bool(data.get("ordered")))
+        # A call to a tool this task does not expose never pairs: it is an extra (hallucinated) call.
+        result = score_calls(made, data["expected"], exposed, ordered=bool(data.get("ordered")))
         value = result.value
         problems = [f"{call.name}: {call.problem}" for call in made if call.problem]
         if completion.tool_parse_error and not data["expected"]:
