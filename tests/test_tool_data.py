@@ -9,6 +9,7 @@ makes every required call — so every task is solvable with the tools it expose
 
 from __future__ import annotations
 
+import asyncio
 import json
 from importlib import resources
 from typing import Any
@@ -16,10 +17,14 @@ from typing import Any
 import pytest
 from jsonschema import Draft202012Validator
 
+from benchlab.catalog.datasets import DatasetError
+from benchlab.tasks.tools.agent import AgentTask
 from benchlab.tasks.tools.agent_scoring import RecordedCall, replay, score_episode, state_check
 from benchlab.tasks.tools.calls import arguments_match
 from benchlab.tasks.tools.domains import DOMAINS, build_environment, domain_tools
 from benchlab.tasks.tools.rubric import DIFFICULTY_WEIGHTS
+from benchlab.tasks.tools.toolcall import ToolCallTask
+from benchlab.types import GenerationParams, Sample
 
 
 def _rows(name: str) -> list[dict[str, Any]]:
@@ -161,3 +166,30 @@ def test_environments_are_fresh_and_report_problems_as_results() -> None:
     email = {"to": "a@b.co", "subject": "s", "body": "b"}
     assert narrow.execute("send_email", email).problem == "unknown_tool"
     assert narrow.state["outbox"] == []
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"domain": "finance"}, "domain 'finance' is not one of trading"),
+        ({"tools": ["get_weather", "book_flight"]}, "has no tool book_flight"),
+        ({"difficulty": "insane"}, "use one of easy, medium, hard, expert"),
+        ({"expected": [{"name": "send_email", "args": {}}]}, "not one of the task's `tools`"),
+        ({"variants": {"high": "x"}}, "`variants` must map quality levels"),
+    ],
+)
+def test_malformed_toolcall_rows_are_refused_by_name(change: dict[str, Any], message: str) -> None:
+    row = {key: value for key, value in TOOLCALL[0].items() if key not in ("id", "subject")}
+    row = {**row, "domain": "general", "tools": ["get_weather"], "expected": []} | change
+    with pytest.raises(DatasetError, match=message):
+        asyncio.run(ToolCallTask().solve(Sample(id="mine-1", data=row), None, GenerationParams()))  # type: ignore[arg-type]
+
+
+def test_malformed_agent_row_is_refused_by_name() -> None:
+    row = {
+        key: value
+        for key, value in AGENT[0].items()
+        if key not in ("id", "subject", "answer", "state_checks")
+    }
+    with pytest.raises(DatasetError, match="task mine-2: give an `answer`, `state_checks` or both"):
+        asyncio.run(AgentTask().solve(Sample(id="mine-2", data=row), None, GenerationParams()))  # type: ignore[arg-type]

@@ -19,6 +19,7 @@ from benchlab.tasks.base import ChatFn
 from benchlab.tasks.tools.agent_scoring import RecordedCall, score_episode
 from benchlab.tasks.tools.calls import read_calls
 from benchlab.tasks.tools.domains import build_environment, presented_order
+from benchlab.tasks.tools.rows import check_agent_row
 from benchlab.tasks.tools.rubric import DIFFICULTY_WEIGHTS
 from benchlab.tasks.tools.summary import breakdown, mean_score, schema_adherence, weighted_score
 from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
@@ -47,6 +48,7 @@ class AgentTask:
         return self.max_turns or int(sample.data.get("max_turns", DEFAULT_MAX_TURNS))
 
     async def solve(self, sample: Sample, chat: ChatFn, params: GenerationParams) -> Transcript:
+        check_agent_row(sample)
         if params.max_tokens is None:
             params = params.model_copy(update={"max_tokens": DEFAULT_MAX_TOKENS[params.think]})
         data = sample.data

@@ -17,6 +17,7 @@ from benchlab.endpoints.dialects import with_dialect
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.tools.calls import read_calls
 from benchlab.tasks.tools.domains import domain_tools, presented_order
+from benchlab.tasks.tools.rows import check_toolcall_row
 from benchlab.tasks.tools.rubric import DIFFICULTY_WEIGHTS, score_calls
 from benchlab.tasks.tools.summary import breakdown, mean_score, schema_adherence, weighted_score
 from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
@@ -57,6 +58,7 @@ class ToolCallTask:
         return [available[name].spec() for name in presented_order(sample.data["tools"], sample.id)]
 
     async def solve(self, sample: Sample, chat: ChatFn, params: GenerationParams) -> Transcript:
+        check_toolcall_row(sample)
         if params.max_tokens is None:
             params = params.model_copy(update={"max_tokens": DEFAULT_MAX_TOKENS[params.think]})
         level, messages = self.messages(sample)
