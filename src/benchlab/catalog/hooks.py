@@ -45,6 +45,8 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "rubric": ("id", "conversation", "rubric"),
     "longcontext": ("id", "length", "depth", "seed"),
     "extract": ("id", "text", "schema", "expected"),
+    "toolcall": ("id", "domain", "difficulty", "tools", "variants", "expected"),
+    "agent": ("id", "domain", "difficulty", "tools", "prompt", "reference"),
 }
 
 

@@ -148,6 +148,8 @@ def run_report(record: RunRecord) -> Panel:
         table.add_row("all fields right", fmt_rate(summary.get("exact")))
         table.add_row("schema valid", fmt_rate(summary.get("schema_valid")))
         table.add_row("no usable JSON", fmt_rate(summary.get("unparseable")))
+    elif record.task_kind in ("toolcall", "agent"):
+        _tool_rows(table, record.task_kind, summary)
     else:
         table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
         table.add_row("unparseable", fmt_rate(summary.get("unparseable")))
@@ -201,6 +203,23 @@ def run_report(record: RunRecord) -> Panel:
     if is_smoke_model(record.endpoint.model):
         body.append(Text(SMOKE_NOTE, style="yellow"))
     return Panel(Group(*body), title=f"run {record.run_id} · tag {record.tag}", expand=False)
+
+
+def _tool_rows(table: Table, kind: str, summary: dict[str, Any]) -> None:
+    """Tool-calling and agent figures: the weighted rubric score first, then what explains it."""
+    table.add_row("score", _interval(summary.get("score") or {}) + "  difficulty-weighted")
+    table.add_row("full marks" if kind == "toolcall" else "solved", fmt_rate(summary.get("accuracy")))
+    table.add_row("schema adherence", fmt_rate(summary.get("schema_adherence")))
+    if kind == "toolcall":
+        table.add_row("no-call tasks", fmt_rate(summary.get("irrelevance")))
+    else:
+        table.add_row("turn limit hit", fmt_rate(summary.get("turn_limit_hit")))
+        table.add_row("loops", fmt_rate(summary.get("loops")))
+    levels = summary.get("by_difficulty") or {}
+    table.add_row(
+        "by difficulty",
+        " · ".join(f"{name} {entry['mean']:.0%} (n {entry['n']})" for name, entry in levels.items()),
+    )
 
 
 def subject_table(record: RunRecord) -> Table | None:
@@ -262,13 +281,19 @@ def sample_detail(result: SampleResult) -> Panel:
     if result.transcript is not None:
         for message in result.transcript.messages:
             lines.append(Text(f"[{message['role']}]", style="bold"))
-            lines.append(Text(str(message.get("content", ""))))
+            lines.append(Text(str(message.get("content") or "")))
+            for call in message.get("tool_calls") or []:
+                function = call.get("function", {})
+                lines.append(Text(f"→ {function.get('name')}({function.get('arguments')})", style="cyan"))
         for completion in result.transcript.completions:
             if completion.reasoning:
                 lines.append(Text("[reasoning]", style="bold dim"))
                 lines.append(Text(completion.reasoning, style="dim"))
             lines.append(Text("[assistant]", style="bold"))
             lines.append(Text(completion.content))
+            for call in completion.tool_calls:
+                function = call.get("function", {})
+                lines.append(Text(f"→ {function.get('name')}({function.get('arguments')})", style="cyan"))
             timings = completion.timings
             lines.append(
                 Text(

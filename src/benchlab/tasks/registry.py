@@ -169,6 +169,49 @@ def _math(settings: TaskSettings) -> Task:
     return MathTask()
 
 
+def _integer_option(settings: TaskSettings, name: str, low: int, high: int) -> int | None:
+    value = settings.options.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise TaskSettingsError(f"--option {name}={value!r}: give a whole number from {low} to {high}.")
+    return value
+
+
+def _unknown_options(settings: TaskSettings, kind: str, known: set[str]) -> None:
+    unknown = sorted(set(settings.options) - known)
+    if unknown:
+        raise TaskSettingsError(
+            f"{kind} benchmarks take no option {', '.join(unknown)}; "
+            f"their options: {', '.join(sorted(known))}."
+        )
+
+
+def _check_dialect(settings: TaskSettings) -> None:
+    """Refuse an unknown dialect before any request."""
+    from benchlab.endpoints.dialects import DIALECTS
+
+    if settings.dialect not in DIALECTS:
+        raise TaskSettingsError(f"--dialect {settings.dialect!r}: choose one of {', '.join(DIALECTS)}.")
+
+
+def _toolcall(settings: TaskSettings) -> Task:
+    _check_dialect(settings)
+    _unknown_options(settings, "toolcall", {"quality"})
+    from benchlab.tasks.tools.toolcall import DEFAULT_QUALITY, ToolCallTask
+
+    quality = _integer_option(settings, "quality", 1, 10)
+    return ToolCallTask(quality=DEFAULT_QUALITY if quality is None else quality, dialect=settings.dialect)
+
+
+def _agent(settings: TaskSettings) -> Task:
+    _check_dialect(settings)
+    _unknown_options(settings, "agent", {"max_turns"})
+    from benchlab.tasks.tools.agent import AgentTask
+
+    return AgentTask(max_turns=_integer_option(settings, "max_turns", 1, 50), dialect=settings.dialect)
+
+
 TASK_KINDS: dict[str, Callable[[TaskSettings], Task]] = {
     "mcq": _mcq,
     "code": _code,
@@ -178,6 +221,8 @@ TASK_KINDS: dict[str, Callable[[TaskSettings], Task]] = {
     "longcontext": _longcontext,
     "extract": _extract,
     "math": _math,
+    "toolcall": _toolcall,
+    "agent": _agent,
 }
 
 

@@ -1,0 +1,136 @@
+"""Single-turn tool calling (`toolcall`): one request, the task's tools, calls scored by the rubric.
+
+Each task stores its request at several prompt-quality levels (1 vague … 10 precise). A run asks
+one level per task: `--option quality=N` takes the most precise stored variant at or below N (the
+least precise one when none is), default 10 — the most precise — so that a score measures tool
+use rather than guessing. Runs at different quality levels are compared with `benchlab compare`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from benchlab.analysis.summary import count_summary, rate
+from benchlab.endpoints.dialects import with_dialect
+from benchlab.tasks.base import ChatFn
+from benchlab.tasks.tools.calls import read_calls
+from benchlab.tasks.tools.domains import domain_tools, presented_order
+from benchlab.tasks.tools.rows import check_toolcall_row
+from benchlab.tasks.tools.rubric import DIFFICULTY_WEIGHTS, score_calls
+from benchlab.tasks.tools.summary import breakdown, mean_score, schema_adherence, weighted_score
+from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
+
+DEFAULT_MAX_TOKENS = {False: 1024, None: 4096, True: 16384}
+DEFAULT_QUALITY = 10
+
+SYSTEM_PROMPT = (
+    "You can call the tools described to you. Fulfil the user's request by calling the right tools, "
+    "with the right arguments, all in this one reply; when several calls are needed, make them in "
+    "the order they should run. If no tool fits the request, do not call any tool: answer in text."
+)
+
+
+def pick_variant(variants: dict[str, str], quality: int) -> tuple[int, str]:
+    """(level, prompt): the most precise stored variant at or below `quality`, else the vaguest."""
+    levels = sorted(int(level) for level in variants)
+    at_or_below = [level for level in levels if level <= quality]
+    level = at_or_below[-1] if at_or_below else levels[0]
+    return level, variants[str(level)]
+
+
+@dataclass(frozen=True)
+class ToolCallTask:
+    quality: int = DEFAULT_QUALITY
+    dialect: str = "raw"
+    kind: str = "toolcall"
+
+    def options(self) -> dict[str, Any]:
+        return {"quality": self.quality, "dialect": self.dialect}
+
+    def messages(self, sample: Sample) -> tuple[int, list[dict[str, Any]]]:
+        level, prompt = pick_variant(sample.data["variants"], self.quality)
+        return level, [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": prompt}]
+
+    def tool_specs(self, sample: Sample) -> list[dict[str, Any]]:
+        available = domain_tools(sample.data["domain"])
+        return [available[name].spec() for name in presented_order(sample.data["tools"], sample.id)]
+
+    async def solve(self, sample: Sample, chat: ChatFn, params: GenerationParams) -> Transcript:
+        check_toolcall_row(sample)
+        if params.max_tokens is None:
+            params = params.model_copy(update={"max_tokens": DEFAULT_MAX_TOKENS[params.think]})
+        level, messages = self.messages(sample)
+        speak = with_dialect(chat, self.dialect)
+        completion = await speak(messages, params, tools=self.tool_specs(sample))
+        return Transcript(messages=messages, completions=[completion], state={"quality": level})
+
+    def score(self, sample: Sample, transcript: Transcript) -> Score:
+        completion = transcript.completions[-1]
+        data = sample.data
+        tools = domain_tools(data["domain"])
+        exposed = {name: tools[name] for name in data["tools"]}
+        made = read_calls(completion)
+        # A call to a tool this task does not expose never pairs: it is an extra (hallucinated) call.
+        result = score_calls(made, data["expected"], exposed, ordered=bool(data.get("ordered")))
+        value = result.value
+        problems = [f"{call.name}: {call.problem}" for call in made if call.problem]
+        if completion.tool_parse_error and not data["expected"]:
+            value = 0.0  # an attempted but unreadable call is still a call where none was wanted
+        details: dict[str, Any] = {
+            "domain": data["domain"],
+            "difficulty": data["difficulty"],
+            "weight": DIFFICULTY_WEIGHTS[data["difficulty"]],
+            "quality": transcript.state.get("quality"),
+            "achieved": result.achieved,
+            "maximum": result.maximum,
+            "calls": result.calls,
+            "extra_calls": result.extra_calls,
+            "hallucinated_tools": [name for name in result.extra_calls if name not in exposed],
+            "irrelevance": not data["expected"],
+            "schema_adherent": completion.tool_parse_error is None,
+            "finish_reason": completion.finish_reason,
+        }
+        extracted = ", ".join(call.name for call in made) or "(no call)"
+        gold = ", ".join(call["name"] for call in data["expected"]) or "(no call)"
+        error = None
+        kind = ErrorKind.NONE
+        if completion.tool_parse_error:
+            kind, error = ErrorKind.MODEL, f"tool call could not be parsed: {completion.tool_parse_error}"
+        elif problems:
+            kind, error = ErrorKind.MODEL, "; ".join(problems)
+        return Score(
+            value=value,
+            correct=value >= 1.0 - 1e-9,
+            extracted=extracted,
+            gold=gold,
+            error_kind=kind,
+            error=error,
+            details=details,
+        )
+
+    def summarize(self, results: Sequence[SampleResult]) -> dict[str, Any]:
+        summary = count_summary(results)
+        scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+        values = [r.score.value for r in scored]
+        summary["score"] = weighted_score(values, [r.score.details.get("weight", 1.0) for r in scored])
+        summary["mean_score"] = mean_score(values)
+        summary["accuracy"] = rate(sum(1 for r in scored if r.score.correct), len(scored))  # full marks
+        summary["unparseable"] = rate(
+            sum(1 for r in scored if r.score.error_kind is ErrorKind.MODEL), len(scored)
+        )
+        summary["schema_adherence"] = schema_adherence(scored)
+        irrelevance = [r for r in scored if r.score.details.get("irrelevance")]
+        summary["irrelevance"] = rate(sum(1 for r in irrelevance if r.score.correct), len(irrelevance))
+        summary["hallucinated_tool_calls"] = sum(
+            len(r.score.details.get("hallucinated_tools", [])) for r in scored
+        )
+        summary["truncated"] = sum(1 for r in scored if r.score.details.get("finish_reason") == "length")
+        summary["by_difficulty"] = breakdown(
+            scored, lambda r: str(r.score.details.get("difficulty")), tuple(DIFFICULTY_WEIGHTS)
+        )
+        summary["by_domain"] = breakdown(scored, lambda r: str(r.score.details.get("domain")))
+        summary["quality"] = self.quality
+        summary["dialect"] = self.dialect
+        return summary
