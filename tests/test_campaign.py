@@ -114,8 +114,10 @@ by = "endpoint"
 """,
         )
         result = runner.invoke(app, ["campaign", str(plan), "--json"])
-    assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
+    statuses = [(job["tag"], job["error"] or job["run"]["status"], job["run"] and job["run"]["status_reason"])
+                for job in report["jobs"]]  # fmt: skip
+    assert result.exit_code == 0, statuses
     good_jobs = [job for job in report["jobs"] if job["endpoint"] == "good"]
     assert len(good_jobs) == 4 and all(job["run"]["status"] == "finished" for job in good_jobs)
     assert {job["replica"] for job in good_jobs} == {right_1.base_url, right_2.base_url}  # load shared
@@ -200,8 +202,10 @@ by = "seed"
         assert 6 <= len(before) < 32, "the campaign should be killed midway"
 
         finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr
     report = json.loads(finished.stdout)
+    statuses = [(job["tag"], job["error"] or job["run"]["status"], job["run"] and job["run"]["status_reason"])
+                for job in report["jobs"]]  # fmt: skip
+    assert finished.returncode == 0, statuses
     assert [job["run"]["status"] for job in report["jobs"]] == ["finished", "finished"]
     assert {job["replica"] for job in report["jobs"]} <= {one.base_url, two.base_url}
     after = _recorded(database)

@@ -4,6 +4,7 @@ config file (`BENCHLAB_HOME/config.toml`), then the default."""
 from __future__ import annotations
 
 import os
+import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,9 +29,9 @@ def ensure_home() -> Path:
     path = home()
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".write-test"
-        probe.write_text("ok")
-        probe.unlink()
+        # A probe of its own: runs in parallel threads or processes check the same folder at once.
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
     except OSError as error:
         raise SettingsError(
             f"BENCHLAB_HOME {path} is not writable ({error.strerror}). "

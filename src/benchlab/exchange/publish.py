@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from benchlab.catalog.sources import hf_endpoint
 from benchlab.exchange.envelope import build
 from benchlab.types import RunRecord, SampleResult
 
@@ -78,7 +79,7 @@ def publish(repo: str, uploads: Sequence[Upload], *, dry_run: bool = False) -> P
     if not token:
         raise PublishError("set HF_TOKEN to a Hugging Face token with write access (or use --dry-run).")
     hub = _hub()
-    api = hub.HfApi(token=token)
+    api = hub.HfApi(endpoint=hf_endpoint(), token=token)
     try:
         api.create_repo(repo, repo_type="dataset", exist_ok=True)
         existing = set(_files(api, repo, None))
@@ -109,7 +110,7 @@ def download_envelopes(
     """Every envelope in a published dataset repository, downloaded (at `revision` when given)."""
     hub = _hub()
     token = os.environ.get("HF_TOKEN") or None
-    api = hub.HfApi(token=token)
+    api = hub.HfApi(endpoint=hf_endpoint(), token=token)
     try:
         names = [
             name
@@ -119,7 +120,13 @@ def download_envelopes(
         return [
             Path(
                 hub.hf_hub_download(
-                    repo, name, repo_type="dataset", revision=revision, token=token, cache_dir=cache_dir
+                    repo,
+                    name,
+                    repo_type="dataset",
+                    revision=revision,
+                    token=token,
+                    cache_dir=cache_dir,
+                    endpoint=hf_endpoint(),
                 )
             )
             for name in sorted(names)
