@@ -21,7 +21,7 @@ from benchlab.endpoints.managed import free_port
 from benchlab.engine.runner import RunRequest, run_benchmark
 from benchlab.store.db import Store
 from benchlab.tasks.chart import ChartTask
-from benchlab.tasks.chart_visual_judge import NO_VISION_HINT, VISUAL_PROMPT_SHA256, parse_visual
+from benchlab.tasks.chart_visual_judge import NO_VISION_HINT, VISUAL_PROMPT_SHA256, ask_visual, parse_visual
 from benchlab.tasks.judge_opinion import CHART_PROMPT_SHA256, TOOLCALL_PROMPT_SHA256, parse_grade
 from benchlab.tasks.judge_summary import cohen_kappa
 from benchlab.tasks.judging import JudgeClient
@@ -325,7 +325,7 @@ def test_visual_judge_receives_the_screenshot_as_a_png_data_url(tmp_path: Path) 
                 '"explanation": "clear bars"}'
             )
         if "Bravo desk" in text:
-            return Fault("status", status=400, message="image input is not supported", times=None)
+            return Fault("status", status=400, message="the request body is too large", times=None)
         raise AssertionError(f"unexpected judge request: {text[:80]}")
 
     with ScriptedServer(chart_model) as model, ScriptedServer(vision_judge) as judge_server:
@@ -360,7 +360,8 @@ def test_visual_judge_receives_the_screenshot_as_a_png_data_url(tmp_path: Path) 
     assert alpha["score"] == 1.0 and alpha["criteria"]["tokens_applied"] is True
     assert alpha["prompt_sha256"] == VISUAL_PROMPT_SHA256
     assert bravo["failure"] == "rejected" and bravo["score"] is None
-    assert "image input is not supported" in bravo["error"] and NO_VISION_HINT in bravo["error"]
+    assert "the request body is too large" in bravo["error"]
+    assert NO_VISION_HINT not in bravo["error"]  # a refusal that does not blame images gets no such hint
     assert scores["charlie"].details["visual_judge"]["skipped"].startswith("no screenshot to judge")
     assert scores["alpha"].value == 1.0  # the judge's opinion is not the score
     visual = record.summary["visual_judge"]
@@ -368,3 +369,32 @@ def test_visual_judge_receives_the_screenshot_as_a_png_data_url(tmp_path: Path) 
     assert visual["mean"]["mean"] == 1.0
     assert visual["criteria"]["data_plotted"]["k"] == 1 and visual["criteria"]["data_plotted"]["n"] == 1
     assert not math.isnan(visual["agreement"]["pass_agreement"])
+
+
+async def test_a_judge_that_refuses_images_is_asked_once_per_run(tmp_path: Path) -> None:
+    from PIL import Image
+
+    screenshot = tmp_path / "chart.png"
+    Image.new("RGB", (32, 16), "#1f6feb").save(screenshot)
+    # llama.cpp without a projector answers HTTP 500, which the transport retries before giving up.
+    refusal = Fault(
+        "status",
+        status=500,
+        retry_after=0.01,
+        message="image input is not supported - hint: you may need to provide the mmproj",
+        times=None,
+    )
+    async with ScriptedServer(Reply.text("unused"), faults=[refusal]) as server:
+        judge = JudgeClient(Endpoint(base_url=server.base_url, model="text-only"))
+        first = await ask_visual(judge, _no_model, "Look at this chart.", screenshot)
+        asked = len(server.requests)
+        second = await ask_visual(judge, _no_model, "Look at this chart.", screenshot)
+        assert len(server.requests) == asked  # not sent again
+    assert asked == 3  # the transport's three attempts at a 500
+    assert first["failure"] == "rejected" and "mmproj" in first["error"] and NO_VISION_HINT in first["error"]
+    assert second["failure"] == "rejected" and second["asked"] is False and NO_VISION_HINT in second["error"]
+    assert first["score"] is None and second["score"] is None
+
+
+async def _no_model(*_: Any, **__: Any) -> Any:
+    raise AssertionError("a judge endpoint was given: the model under test is never asked")

@@ -10,19 +10,22 @@ URL) with the chart request and the design tokens, and graded on four yes/no cri
 
 The visual score is the share of criteria met (0–1). Like the `--llm-judge` opinion it is a second
 view beside the programmatic score, asked in `solve()` and stored in the transcript. A judge that
-rejects images (HTTP 400, e.g. llama.cpp without a multimodal projector) is a recorded `rejected`
-judge failure with a message naming the fix; the run goes on.
+rejects images (HTTP 400, or llama.cpp's HTTP 500 "image input is not supported" without a
+multimodal projector) is a recorded `rejected` judge failure with a message naming the fix; the run
+goes on, and later screenshots of the run are not sent to that judge again (recorded the same way,
+with `asked: false`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+import re
 from pathlib import Path
 from typing import Any
 
 from benchlab.tasks.base import ChatFn
-from benchlab.tasks.judging import JudgeClient, as_bool, first_json_object, prompt_sha256
+from benchlab.tasks.judging import JudgeClient, JudgeReply, as_bool, first_json_object, prompt_sha256
 
 VISUAL_CRITERIA = ("readable", "chart_type", "data_plotted", "tokens_applied")
 
@@ -51,6 +54,12 @@ RETRY_NOTE = (
 )
 
 VISUAL_PROMPT_SHA256 = prompt_sha256(VISUAL_PROMPT, RETRY_NOTE)
+
+# How servers say they take no images. llama.cpp without a projector answers HTTP 500 ("image input
+# is not supported ... mmproj"), which the transport first retries as a server fault.
+_IMAGES_REFUSED = re.compile(
+    r"image input is not supported|mmproj|does not support (?:image|vision)|multimodal|image_url", re.I
+)
 
 NO_VISION_HINT = (
     "the judge does not take images: give --judge-server a vision-capable model (for llama.cpp, start "
@@ -88,6 +97,19 @@ def parse_visual(text: str) -> tuple[dict[str, bool], str] | None:
 
 async def ask_visual(judge: JudgeClient, chat: ChatFn, prompt: str, screenshot: Path) -> dict[str, Any]:
     """The visual judge's record for one screenshot (never raises for the judge's own failures)."""
+    record: dict[str, Any] = {
+        "criteria": None,
+        "score": None,
+        "explanation": "",
+        "prompt_sha256": VISUAL_PROMPT_SHA256,
+        "screenshot": str(screenshot),
+    }
+    if judge.refused_images is not None:  # asking again would only be refused again (and retried)
+        return {
+            **record,
+            **JudgeReply(None, failure="rejected", error=judge.refused_images, judge_model=None).record(),
+            "asked": False,
+        }
     png = await asyncio.to_thread(screenshot.read_bytes)
     async with judge:
         answer = await judge.ask(
@@ -97,17 +119,11 @@ async def ask_visual(judge: JudgeClient, chat: ChatFn, prompt: str, screenshot: 
             retry_note=RETRY_NOTE,
             unreadable="the judge's reply held no JSON object with the four yes/no criteria, twice",
         )
-    record: dict[str, Any] = {
-        "criteria": None,
-        "score": None,
-        "explanation": "",
-        "prompt_sha256": VISUAL_PROMPT_SHA256,
-        "screenshot": str(screenshot),
-        **answer.record(),
-    }
+    record.update(answer.record())
     if answer.value is not None:
         met, explanation = answer.value
         record.update(criteria=met, score=sum(met.values()) / len(met), explanation=explanation)
-    elif answer.failure == "rejected":
-        record["error"] = f"{answer.error} — {NO_VISION_HINT}"
+    elif _IMAGES_REFUSED.search(answer.error or ""):
+        record.update(failure="rejected", error=f"{answer.error} — {NO_VISION_HINT}")
+        judge.refused_images = f"not asked: the judge refused an image earlier in this run — {NO_VISION_HINT}"
     return record

@@ -144,7 +144,9 @@ async def ask_opinion(judge: JudgeClient, chat: ChatFn, prompt: str, sha256: str
 def toolcall_prompt(messages: list[dict[str, Any]], tools: list[dict[str, Any]], reply: str) -> str:
     system = "\n".join(str(m["content"]) for m in messages if m["role"] == "system")
     request = "\n".join(str(m["content"]) for m in messages if m["role"] == "user")
-    listed = "\n".join(json.dumps(tool.get("function", tool), ensure_ascii=False) for tool in tools)
+    listed = "\n".join(
+        json.dumps(tool.get("function", tool), ensure_ascii=False, separators=(",", ":")) for tool in tools
+    )
     return TOOLCALL_PROMPT.format(system=system, request=request, tools=listed, reply=reply)
 
 

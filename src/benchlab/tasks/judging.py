@@ -121,6 +121,7 @@ class JudgeClient:
         self._users = 0
         self._model: str | None = endpoint.model if endpoint else None
         self._resolving: asyncio.Lock | None = None
+        self.refused_images: str | None = None  # set once the judge refused an image (visual judge)
 
     @property
     def describes(self) -> str:
