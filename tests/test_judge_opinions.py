@@ -7,7 +7,6 @@ import asyncio
 import base64
 import io
 import json
-import math
 from pathlib import Path
 from typing import Any
 
@@ -368,7 +367,9 @@ def test_visual_judge_receives_the_screenshot_as_a_png_data_url(tmp_path: Path) 
     assert visual["graded"] == 1 and visual["failures"]["rejected"] == 1 and visual["skipped"] == 1
     assert visual["mean"]["mean"] == 1.0
     assert visual["criteria"]["data_plotted"]["k"] == 1 and visual["criteria"]["data_plotted"]["n"] == 1
-    assert not math.isnan(visual["agreement"]["pass_agreement"])
+    # One graded chart, perfect by both measures: full raw agreement, kappa undefined (no variation).
+    assert visual["agreement"]["pass_agreement"] == 1.0 and visual["agreement"]["kappa"] is None
+    assert any("kappa is undefined" in note for note in visual["agreement"]["notes"])
 
 
 async def test_a_judge_that_refuses_images_is_asked_once_per_run(tmp_path: Path) -> None:
