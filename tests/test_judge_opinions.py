@@ -197,6 +197,25 @@ def test_toolcall_opinion_is_exact_and_leaves_the_score_alone(benchlab_home: Pat
     assert judged.task_options["llm_judge_prompt_sha256"] == TOOLCALL_PROMPT_SHA256
 
 
+def test_without_a_judge_server_the_model_under_test_judges(benchlab_home: Path) -> None:
+    key = write_toolcall_definition(benchlab_home, CALLING[:2])
+
+    def model_and_judge(body: dict[str, Any]) -> Reply:
+        if "<tools>" in last_user_text(body):  # the opinion prompt
+            return Reply.text('{"reason": "judged by itself", "grade": 3}')
+        return model_responder(body)
+
+    with ScriptedServer(model_and_judge) as server:
+        record = api.run(key, server=server.base_url, llm_judge=True)
+        bodies = list(server.requests)
+    assert len(bodies) == 4  # two answers, two opinions, all on the one server
+    assert sum(1 for body in bodies if "tools" in body) == 2  # opinions are asked without tools
+    assert record.task_options["llm_judge"] == "the model under test"
+    opinion = record.summary["llm_judge"]
+    assert opinion["mean"]["mean"] == 3.0 and opinion["graded"] == 2
+    assert opinion["endpoint"] == "the model under test"
+
+
 def test_rescoring_needs_no_judge_request(benchlab_home: Path) -> None:
     key = write_toolcall_definition(benchlab_home, CALLING[:2])
     with ScriptedServer(model_responder) as model, ScriptedServer(toolcall_judge) as judge:

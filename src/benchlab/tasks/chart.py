@@ -177,6 +177,8 @@ class ChartTask:
         self, sample: Sample, chat: ChatFn, html: str | None, state: dict[str, Any]
     ) -> None:
         """The optional second opinions, recorded in `state` (a judge's failure is recorded there too)."""
+        if self.judge is None and self.visual_judge is None:
+            return
         fields = _prompt_fields(ChartSpec.of(sample))
         if self.judge is not None:
             if html is None:
