@@ -37,6 +37,8 @@ EXPECTED_PARAMETERS = {
         "judge_api_key",
         "render",
         "options",
+        "llm_judge",
+        "visual_judge",
     ],
     "runs": ["tag", "benchmark", "model", "limit"],
     "get_run": ["reference"],

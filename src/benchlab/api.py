@@ -227,6 +227,8 @@ def run(
     judge_api_key: str | None = None,
     render: bool = False,
     options: dict[str, Any] | None = None,
+    llm_judge: bool = False,
+    visual_judge: bool = False,
 ) -> RunRecord:
     """Run a benchmark and return its record (status, summary, provenance).
 
@@ -236,7 +238,9 @@ def run(
     execute model-written code only when BENCHLAB_ALLOW_CODE_EXEC=1; `samples` asks for k answers
     per problem (pass@k). `dialect` says how tool-calling tasks hand tools to the model; `judge_*`
     name the judge of rubric tasks (default: the model under test); `render` draws charts in a
-    headless browser; `options` are kind-specific settings (`--option key=value`).
+    headless browser; `options` are kind-specific settings (`--option key=value`). `llm_judge` asks
+    the judge for a 1-5 opinion on every toolcall or chart answer, and `visual_judge` shows a
+    vision judge each rendered chart: both are stored beside the score and never change it.
     """
     dataset = load(benchmark, allow_drift=allow_drift)
     judge = (
@@ -256,6 +260,8 @@ def run(
             dialect=dialect,
             judge=judge,
             render=render,
+            llm_judge=llm_judge,
+            visual_judge=visual_judge,
             artifacts=settings.home() / "artifacts",
             options=dict(options or {}),
         ),

@@ -173,7 +173,11 @@ def run(
         ),
     ] = "raw",
     judge_server: Annotated[
-        str | None, typer.Option("--judge-server", help="Rubric tasks: the judge's URL (default: the model).")
+        str | None,
+        typer.Option(
+            "--judge-server",
+            help="Rubric tasks and --llm-judge/--visual-judge: the judge's URL (default: the model).",
+        ),
     ] = None,
     judge_model: Annotated[
         str | None, typer.Option("--judge-model", help="Rubric tasks: the judge model id.")
@@ -184,6 +188,18 @@ def run(
     ] = None,
     render: Annotated[
         bool, typer.Option("--render", help="Chart tasks: render every chart in headless Chromium.")
+    ] = False,
+    llm_judge: Annotated[
+        bool,
+        typer.Option(
+            "--llm-judge", help="Toolcall and chart tasks: also ask the judge for a 1-5 opinion (kept apart)."
+        ),
+    ] = False,
+    visual_judge: Annotated[
+        bool,
+        typer.Option(
+            "--visual-judge", help="Chart tasks with --render: a vision judge grades each screenshot."
+        ),
     ] = False,
     option: Annotated[
         list[str] | None,
@@ -228,6 +244,8 @@ def run(
             judge_api_key=judge_api_key or os.environ.get("BENCHLAB_JUDGE_API_KEY"),
             render=render,
             options=_task_options(option or []),
+            llm_judge=llm_judge,
+            visual_judge=visual_judge,
         )
         if mlflow:
             mlflow_run = api.log_to_mlflow(record.run_id, uri=mlflow)

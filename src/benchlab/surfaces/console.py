@@ -158,6 +158,7 @@ def run_report(record: RunRecord) -> Panel:
             table.add_row(f"{length} tokens", row)
         if summary.get("token_count_note"):
             table.add_row("token counts", Text(summary["token_count_note"], style="yellow"))
+    _opinion_rows(table, summary)
     table.add_row("infra errors", fmt_rate(summary.get("infra_errors")))
     if summary.get("rejected"):
         table.add_row("rejected", Text(f"{summary['rejected']}: {'; '.join(summary['rejected_messages'])}"))
@@ -364,6 +365,31 @@ def doctor_report(reports: Sequence[ServerReport]) -> Group:
             )
         )
     return Group(*panels)
+
+
+def _opinion_rows(table: Table, summary: dict[str, Any]) -> None:
+    """`--llm-judge` / `--visual-judge`: a second opinion, printed apart from the score."""
+    for key, label in (("llm_judge", "judge opinion"), ("visual_judge", "visual judge")):
+        opinion = summary.get(key)
+        if not isinstance(opinion, dict):
+            continue
+        mean = opinion.get("mean") or {}
+        agreement = opinion.get("agreement") or {}
+        failures = opinion.get("failures") or {}
+        parts = [
+            "n/a"
+            if mean.get("mean") is None
+            else f"mean {mean['mean']:.2f} [{_number(mean.get('ci_low'))}–{_number(mean.get('ci_high'))}] "
+            f"over {mean['n']} ({opinion.get('scale')}; bootstrap 95%)",
+            f"Spearman {_number(agreement.get('spearman'))} · kappa {_number(agreement.get('kappa'))}",
+            f"judge failures: {failures.get('infra', 0)} unreachable, {failures.get('rejected', 0)} refused, "
+            f"{failures.get('parse', 0)} unreadable · {opinion.get('skipped', 0)} skipped",
+        ]
+        table.add_row(label, " · ".join(parts))
+
+
+def _number(value: Any) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
 
 
 def _rubric_mean(entry: dict[str, Any]) -> str:

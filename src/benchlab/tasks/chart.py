@@ -13,6 +13,10 @@ table, design tokens and constraints; the markup is scored on six criteria (`cha
   withholds *valid markup* (20); a blank render (screenshot one flat colour, or nothing painted) or
   an unfinished page withholds *data present* (30) and *chart type* (10); a blocked network
   request withholds *banned patterns absent* (10). A browser that cannot start is an infra error.
+* **Judges** (optional, a second view that never changes the score): with `judge` (`--llm-judge`)
+  the chart's markup gets a 1–5 opinion (`judge_opinion`); with `visual_judge` (`--visual-judge`,
+  needs rendering) the screenshot is graded by a vision-capable judge (`chart_visual_judge`). Both
+  are asked in `solve()` and stored in `Score.details["judge"]` / `["visual_judge"]`.
 * **Browser lifetime**: one `ChartRenderer` per task, started lazily; `summarize()` closes it (the
   engine summarizes once at the end of a run) and an `atexit` hook closes it if a run is abandoned.
 """
@@ -35,6 +39,10 @@ from benchlab.tasks.chart_criteria import CRITERIA, WEIGHTS, chart_root
 from benchlab.tasks.chart_markup import parse_chart, recover_html
 from benchlab.tasks.chart_render import DEFAULT_BROWSER, ChartRenderer
 from benchlab.tasks.chart_spec import BANNED_PATTERNS, ChartSpec, RowError
+from benchlab.tasks.chart_visual_judge import VISUAL_CRITERIA, VISUAL_PROMPT, VISUAL_PROMPT_SHA256, ask_visual
+from benchlab.tasks.judge_opinion import CHART_PROMPT, CHART_PROMPT_SHA256, PASS_GRADE, ask_opinion, clip_html
+from benchlab.tasks.judge_summary import opinion_summary
+from benchlab.tasks.judging import JudgeClient
 from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
 
 # A chart document is a few hundred lines; reasoning models get more room to think first.
@@ -104,6 +112,8 @@ class ChartTask:
     artifacts: Path | None = None
     browser: str = DEFAULT_BROWSER
     render_timeout_s: float = 15.0
+    judge: JudgeClient | None = None  # --llm-judge: an opinion on the markup
+    visual_judge: JudgeClient | None = None  # --visual-judge: an opinion on the screenshot
     kind: str = "chart"
     _renderer: ChartRenderer | None = field(default=None, init=False, repr=False)
     _scratch: Path | None = field(default=None, init=False, repr=False)
@@ -113,7 +123,14 @@ class ChartTask:
             self.artifacts = self.artifacts.absolute()  # the browser loads charts by file:// URL
 
     def options(self) -> dict[str, Any]:
-        return {"render": self.render}
+        options: dict[str, Any] = {"render": self.render}
+        if self.judge is not None:
+            options.update(llm_judge=self.judge.describes, llm_judge_prompt_sha256=CHART_PROMPT_SHA256)
+        if self.visual_judge is not None:
+            options.update(
+                visual_judge=self.visual_judge.describes, visual_judge_prompt_sha256=VISUAL_PROMPT_SHA256
+            )
+        return options
 
     # -- asking ------------------------------------------------------------------------------------
 
@@ -153,7 +170,31 @@ class ChartTask:
                     "html_sha256": chart_digest(html),
                     **await self.renderer().render(path, path.with_suffix(".png")),
                 }
+        await self._ask_judges(sample, chat, html, state)
         return Transcript(messages=messages, completions=[completion], state=state)
+
+    async def _ask_judges(
+        self, sample: Sample, chat: ChatFn, html: str | None, state: dict[str, Any]
+    ) -> None:
+        """The optional second opinions, recorded in `state` (a judge's failure is recorded there too)."""
+        if self.judge is None and self.visual_judge is None:
+            return
+        fields = _prompt_fields(ChartSpec.of(sample))
+        if self.judge is not None:
+            if html is None:
+                state["judge"] = {"skipped": "no HTML in the reply to judge"}
+            else:
+                prompt = CHART_PROMPT.format(html=clip_html(html), **fields)
+                state["judge"] = await ask_opinion(self.judge, chat, prompt, CHART_PROMPT_SHA256)
+        if self.visual_judge is not None:
+            render = state.get("render") or {}
+            screenshot = render.get("screenshot")
+            if render.get("status") != "rendered" or not screenshot:
+                why = "no HTML in the reply" if html is None else f"render {render.get('status', 'missing')}"
+                state["visual_judge"] = {"skipped": f"no screenshot to judge ({why})"}
+            else:
+                prompt = VISUAL_PROMPT.format(**fields)
+                state["visual_judge"] = await ask_visual(self.visual_judge, chat, prompt, Path(screenshot))
 
     # -- artifacts and the browser -----------------------------------------------------------------
 
@@ -200,6 +241,9 @@ class ChartTask:
             "finish_reason": completion.finish_reason,
             "criteria": {name: 0.0 for name in WEIGHTS},
         }
+        for judge in ("judge", "visual_judge"):  # opinions beside the score, never part of it
+            if isinstance(transcript.state.get(judge), dict):
+                details[judge] = transcript.state[judge]
         if recovered.html is None:
             cut = " (the reply was cut at the token limit)" if completion.finish_reason == "length" else ""
             return Score(
@@ -296,7 +340,58 @@ class ChartTask:
             subjects.setdefault(r.subject or "(none)", []).append(r.score.value)
         summary["by_subject"] = {name: _mean_entry(found) for name, found in sorted(subjects.items())}
         summary["truncated"] = sum(1 for r in scored if r.score.details.get("finish_reason") == "length")
+        self._summarize_judges(results, summary)
         return summary
+
+    def _summarize_judges(self, results: Sequence[SampleResult], summary: dict[str, Any]) -> None:
+        if self.judge is not None:
+            summary["llm_judge"] = opinion_summary(
+                results,
+                key="judge",
+                value_of=lambda record: record.get("grade"),
+                passes=lambda grade: grade >= PASS_GRADE,
+                endpoint=self.judge.describes,
+                prompt_sha256=CHART_PROMPT_SHA256,
+                scale="grade 1-5",
+                pass_rule=f"grade >= {PASS_GRADE} against a perfect chart",
+            )
+        if self.visual_judge is not None:
+            visual = opinion_summary(
+                results,
+                key="visual_judge",
+                value_of=lambda record: record.get("score"),
+                passes=lambda share: share >= 1.0,
+                endpoint=self.visual_judge.describes,
+                prompt_sha256=VISUAL_PROMPT_SHA256,
+                scale="share of the four visual criteria met, 0-1",
+                pass_rule="all four visual criteria met against a perfect chart",
+            )
+            records = [
+                r.score.details["visual_judge"]
+                for r in results
+                if isinstance((r.score.details.get("visual_judge") or {}).get("criteria"), dict)
+            ]
+            visual["criteria"] = {
+                name: rate(sum(bool(record["criteria"][name]) for record in records), len(records))
+                for name in VISUAL_CRITERIA
+            }
+            summary["visual_judge"] = visual
+
+
+def _prompt_fields(spec: ChartSpec) -> dict[str, Any]:
+    """What the judges are told about the request (the same words the model was given)."""
+    tokens = spec.tokens
+    return {
+        "title": spec.title,
+        "request": spec.request,
+        "chart_type": TYPE_NAMES[spec.chart_type],
+        "table": markdown_table(spec.data.columns, spec.data.rows),
+        "palette": ", ".join(tokens.palette),
+        "background": tokens.background,
+        "text": tokens.text,
+        "font": tokens.font,
+        "radius": tokens.radius,
+    }
 
 
 def render_penalties(render: dict[str, Any]) -> list[str]:

@@ -9,10 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchlab.tasks.base import Task
 from benchlab.types import Endpoint
+
+if TYPE_CHECKING:
+    from benchlab.tasks.judging import JudgeClient
 
 
 class TaskSettingsError(ValueError):
@@ -28,6 +31,8 @@ class TaskSettings:
     dialect: str = "raw"  # toolcall/agent: how tools reach the model (raw, hermes, qwen, pi)
     judge: Endpoint | None = None  # rubric: the judge model's endpoint (None: the model under test)
     render: bool = False  # chart: render every chart in a headless browser
+    llm_judge: bool = False  # toolcall/chart: a judge's 1-5 opinion beside the programmatic score
+    visual_judge: bool = False  # chart (with render): a vision judge grades the screenshot
     artifacts: Path | None = None  # where a task saves files (charts, screenshots); None: none saved
     options: dict[str, Any] = field(default_factory=dict)  # kind-specific `--option key=value`
 
@@ -77,7 +82,7 @@ def _chart(settings: TaskSettings) -> Task:
         ) from None
     from benchlab.tasks.chart_render import DEFAULT_BROWSER, RenderUnavailable, check_render_ready
 
-    unknown = sorted(set(settings.options) - {"browser", "render_timeout"})
+    unknown = sorted(set(settings.options) - {"browser", "render_timeout", *_judge_option_names(settings)})
     if unknown:
         raise TaskSettingsError(
             f"chart benchmarks take --option browser=PATH and --option render_timeout=SECONDS, not {unknown}."
@@ -94,8 +99,16 @@ def _chart(settings: TaskSettings) -> Task:
             check_render_ready(browser)  # refuse before any request when the browser cannot run
         except RenderUnavailable as error:
             raise TaskSettingsError(str(error)) from None
+    if settings.visual_judge and not settings.render:
+        raise TaskSettingsError("--visual-judge grades the rendered screenshot: add --render.")
+    judge = _judge_client(settings) if settings.llm_judge or settings.visual_judge else None
     return ChartTask(
-        render=settings.render, artifacts=settings.artifacts, browser=browser, render_timeout_s=timeout
+        render=settings.render,
+        artifacts=settings.artifacts,
+        browser=browser,
+        render_timeout_s=timeout,
+        judge=judge if settings.llm_judge else None,
+        visual_judge=judge if settings.visual_judge else None,
     )
 
 
@@ -118,6 +131,24 @@ def _rubric(settings: TaskSettings) -> Task:
     return RubricTask(
         judge_endpoint=settings.judge, judge_max_tokens=max_tokens, judge_concurrency=concurrency
     )
+
+
+JUDGE_OPTIONS = ("judge_max_tokens", "judge_concurrency")
+LLM_JUDGE_KINDS = ("toolcall", "chart")
+
+
+def _judge_option_names(settings: TaskSettings) -> tuple[str, ...]:
+    """The judge's options, taken by a toolcall or chart run only when a judge is asked."""
+    return JUDGE_OPTIONS if settings.llm_judge or settings.visual_judge else ()
+
+
+def _judge_client(settings: TaskSettings) -> JudgeClient:
+    """The judge of `--llm-judge`/`--visual-judge`, sized by `--option judge_max_tokens/judge_concurrency`."""
+    from benchlab.tasks.judging import JudgeClient
+
+    max_tokens = _integer_option(settings, "judge_max_tokens", 1, 65536)
+    concurrency = _integer_option(settings, "judge_concurrency", 1, 64)
+    return JudgeClient(settings.judge, max_tokens=max_tokens or 1024, concurrency=concurrency or 4)
 
 
 def _longcontext(settings: TaskSettings) -> Task:
@@ -197,11 +228,15 @@ def _check_dialect(settings: TaskSettings) -> None:
 
 def _toolcall(settings: TaskSettings) -> Task:
     _check_dialect(settings)
-    _unknown_options(settings, "toolcall", {"quality"})
+    _unknown_options(settings, "toolcall", {"quality", *_judge_option_names(settings)})
     from benchlab.tasks.tools.toolcall import DEFAULT_QUALITY, ToolCallTask
 
     quality = _integer_option(settings, "quality", 1, 10)
-    return ToolCallTask(quality=DEFAULT_QUALITY if quality is None else quality, dialect=settings.dialect)
+    return ToolCallTask(
+        quality=DEFAULT_QUALITY if quality is None else quality,
+        dialect=settings.dialect,
+        judge=_judge_client(settings) if settings.llm_judge else None,
+    )
 
 
 def _agent(settings: TaskSettings) -> Task:
@@ -231,4 +266,11 @@ def build_task(kind: str, settings: TaskSettings) -> Task:
     if factory is None:
         available = ", ".join(sorted(TASK_KINDS))
         raise TaskSettingsError(f"{kind} benchmarks cannot run yet; available task kinds: {available}.")
+    if settings.llm_judge and kind not in LLM_JUDGE_KINDS:
+        raise TaskSettingsError(
+            f"--llm-judge applies to {' and '.join(LLM_JUDGE_KINDS)} benchmarks, not {kind}"
+            + (" (rubric benchmarks are judged already)." if kind == "rubric" else ".")
+        )
+    if settings.visual_judge and kind != "chart":
+        raise TaskSettingsError(f"--visual-judge applies to chart benchmarks (with --render), not {kind}.")
     return factory(settings)

@@ -4,6 +4,9 @@ Each task stores its request at several prompt-quality levels (1 vague … 10 pr
 one level per task: `--option quality=N` takes the most precise stored variant at or below N (the
 least precise one when none is), default 10 — the most precise — so that a score measures tool
 use rather than guessing. Runs at different quality levels are compared with `benchlab compare`.
+
+With a `judge` (`--llm-judge`) the reply also gets a judge's 1–5 opinion (`tasks/judge_opinion.py`),
+asked in `solve()` and stored beside the score in `Score.details["judge"]`; it never changes it.
 """
 
 from __future__ import annotations
@@ -15,6 +18,15 @@ from typing import Any
 from benchlab.analysis.summary import count_summary, rate
 from benchlab.endpoints.dialects import with_dialect
 from benchlab.tasks.base import ChatFn
+from benchlab.tasks.judge_opinion import (
+    PASS_GRADE,
+    TOOLCALL_PROMPT_SHA256,
+    ask_opinion,
+    describe_reply,
+    toolcall_prompt,
+)
+from benchlab.tasks.judge_summary import opinion_summary
+from benchlab.tasks.judging import JudgeClient
 from benchlab.tasks.tools.calls import read_calls
 from benchlab.tasks.tools.domains import domain_tools, presented_order
 from benchlab.tasks.tools.rows import check_toolcall_row
@@ -44,10 +56,14 @@ def pick_variant(variants: dict[str, str], quality: int) -> tuple[int, str]:
 class ToolCallTask:
     quality: int = DEFAULT_QUALITY
     dialect: str = "raw"
+    judge: JudgeClient | None = None  # --llm-judge: a second opinion on every reply
     kind: str = "toolcall"
 
     def options(self) -> dict[str, Any]:
-        return {"quality": self.quality, "dialect": self.dialect}
+        options: dict[str, Any] = {"quality": self.quality, "dialect": self.dialect}
+        if self.judge is not None:
+            options.update(llm_judge=self.judge.describes, llm_judge_prompt_sha256=TOOLCALL_PROMPT_SHA256)
+        return options
 
     def messages(self, sample: Sample) -> tuple[int, list[dict[str, Any]]]:
         level, prompt = pick_variant(sample.data["variants"], self.quality)
@@ -63,8 +79,14 @@ class ToolCallTask:
             params = params.model_copy(update={"max_tokens": DEFAULT_MAX_TOKENS[params.think]})
         level, messages = self.messages(sample)
         speak = with_dialect(chat, self.dialect)
-        completion = await speak(messages, params, tools=self.tool_specs(sample))
-        return Transcript(messages=messages, completions=[completion], state={"quality": level})
+        tools = self.tool_specs(sample)
+        completion = await speak(messages, params, tools=tools)
+        state: dict[str, Any] = {"quality": level}
+        if self.judge is not None:
+            calls = [(call.name, call.arguments) for call in read_calls(completion)]
+            prompt = toolcall_prompt(messages, tools, describe_reply(completion.content, calls))
+            state["judge"] = await ask_opinion(self.judge, chat, prompt, TOOLCALL_PROMPT_SHA256)
+        return Transcript(messages=messages, completions=[completion], state=state)
 
     def score(self, sample: Sample, transcript: Transcript) -> Score:
         completion = transcript.completions[-1]
@@ -92,6 +114,8 @@ class ToolCallTask:
             "schema_adherent": completion.tool_parse_error is None,
             "finish_reason": completion.finish_reason,
         }
+        if isinstance(transcript.state.get("judge"), dict):
+            details["judge"] = transcript.state["judge"]  # an opinion beside the score, never part of it
         extracted = ", ".join(call.name for call in made) or "(no call)"
         gold = ", ".join(call["name"] for call in data["expected"]) or "(no call)"
         error = None
@@ -133,4 +157,15 @@ class ToolCallTask:
         summary["by_domain"] = breakdown(scored, lambda r: str(r.score.details.get("domain")))
         summary["quality"] = self.quality
         summary["dialect"] = self.dialect
+        if self.judge is not None:
+            summary["llm_judge"] = opinion_summary(
+                results,
+                key="judge",
+                value_of=lambda record: record.get("grade"),
+                passes=lambda grade: grade >= PASS_GRADE,
+                endpoint=self.judge.describes,
+                prompt_sha256=TOOLCALL_PROMPT_SHA256,
+                scale="grade 1-5",
+                pass_rule=f"grade >= {PASS_GRADE} against full marks",
+            )
         return summary
