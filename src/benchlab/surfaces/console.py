@@ -150,6 +150,11 @@ def run_report(record: RunRecord) -> Panel:
         table.add_row("no usable JSON", fmt_rate(summary.get("unparseable")))
     elif record.task_kind in ("toolcall", "agent"):
         _tool_rows(table, record.task_kind, summary)
+    elif record.task_kind == "bfcl":
+        table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
+        table.add_row("schema adherence", fmt_rate(summary.get("schema_adherence")))
+        failures = summary.get("failures") or {}
+        table.add_row("failures", " · ".join(f"{k} {v}" for k, v in failures.items()) or "none")
     else:
         table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
         table.add_row("unparseable", fmt_rate(summary.get("unparseable")))
