@@ -83,7 +83,7 @@ class BfclTask:
             error_kind=kind,
             error=error,
             details={
-                "category": data.get("subject"),
+                "category": sample.subject or data.get("domain"),
                 "domain": data.get("domain"),
                 "reason": reason,
                 "why": verdict.detail,
