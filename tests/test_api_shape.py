@@ -37,6 +37,7 @@ EXPECTED_PARAMETERS = {
         "judge_api_key",
         "render",
         "options",
+        "selection",
     ],
     "runs": ["tag", "benchmark", "model", "limit"],
     "get_run": ["reference"],

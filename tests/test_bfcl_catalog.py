@@ -6,16 +6,15 @@ The wheel (1.9 MB) is fetched once into the catalog tests' wheelhouse (see test_
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jsonschema import Draft202012Validator
+from typer.testing import CliRunner
 
 from benchlab.catalog import fetch
+from benchlab.cli import app
 from benchlab.tasks.tools.bfcl_match import Verdict, match_calls
 from benchlab.tasks.tools.calls import ModelCall
 from benchlab.testing.scripted_server import Reply, ScriptedServer
@@ -96,14 +95,8 @@ def _verdict(data: dict[str, Any], *, right: bool) -> Verdict:
 
 
 def benchlab(*args: str) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "benchlab", *args],
-        env=dict(os.environ),
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert result.returncode == 0, result.stderr
+    result = CliRunner().invoke(app, list(args))
+    assert result.exit_code == 0, result.output
     payload: dict[str, Any] = json.loads(result.stdout)
     return payload
 

@@ -34,6 +34,8 @@ from benchlab.endpoints.client import RetryPolicy
 from benchlab.endpoints.detect import ServerInfo
 from benchlab.endpoints.doctor import ServerReport, probe_servers
 from benchlab.engine.runner import RunError, RunObserver, RunRequest, Tally, run_benchmark
+from benchlab.engine.selection import Selection, SelectionError
+from benchlab.engine.selection import apply as apply_selection
 from benchlab.exchange.export import default_path, export_run
 from benchlab.exchange.importers import AlreadyImported, import_envelope, import_lm_eval
 from benchlab.exchange.publish import PublishReport, download_envelopes, plan
@@ -61,6 +63,8 @@ __all__ = [
     "RunError",
     "RunRecord",
     "SampleResult",
+    "Selection",
+    "SelectionError",
     "ServerInfo",
     "ServerReport",
     "SpeedError",
@@ -227,6 +231,7 @@ def run(
     judge_api_key: str | None = None,
     render: bool = False,
     options: dict[str, Any] | None = None,
+    selection: Selection | None = None,
 ) -> RunRecord:
     """Run a benchmark and return its record (status, summary, provenance).
 
@@ -236,7 +241,9 @@ def run(
     execute model-written code only when BENCHLAB_ALLOW_CODE_EXEC=1; `samples` asks for k answers
     per problem (pass@k). `dialect` says how tool-calling tasks hand tools to the model; `judge_*`
     name the judge of rubric tasks (default: the model under test); `render` draws charts in a
-    headless browser; `options` are kind-specific settings (`--option key=value`).
+    headless browser; `options` are kind-specific settings (`--option key=value`). `selection`
+    narrows the tasks asked (domain, difficulty, quality, ids, mixed draw; see engine/selection);
+    resuming without one reuses the selection the run recorded.
     """
     dataset = load(benchmark, allow_drift=allow_drift)
     judge = (
@@ -260,6 +267,8 @@ def run(
             options=dict(options or {}),
         ),
     )
+    chosen = selection if selection and not selection.empty else _recorded_selection(benchmark, resume or tag)
+    dataset, task = apply_selection(dataset, task, chosen, n, sample_seed)
     connection = settings.connection(server, model, api_key)
     request = RunRequest(
         dataset=dataset,
@@ -281,6 +290,14 @@ def run(
     )
     store = open_store()
     return _run_interruptibly(run_benchmark(request, store, observer))
+
+
+def _recorded_selection(benchmark: str, reference: str | None) -> Selection:
+    """The selection of the run being resumed (by id or tag), if it recorded one."""
+    matches = open_store().find_runs(reference) if reference else []
+    if not matches or matches[0].benchmark != benchmark:
+        return Selection()
+    return Selection.from_options(matches[0].task_options.get("selection"))
 
 
 def speed(
