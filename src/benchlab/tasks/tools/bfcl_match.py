@@ -10,7 +10,7 @@ A model call matches an expected call when
 * every passed value equals one of the possible answers after normalisation (a wrong value is
   reported as `wrong_type` when it is not even valid under the parameter's JSON Schema: "5" for
   an integer). The possible answers are the authority: a few gold answers in the pinned data do
-  not fit their own declared type (`None` for an integer, a list for a string) and are accepted
+  not fit their own declared type (`None` for an integer, `True` for a string) and are accepted
   as given;
 * every listed parameter it leaves out has `""` among its possible answers (may be omitted).
 
