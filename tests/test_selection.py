@@ -84,6 +84,9 @@ def test_selections_that_select_nothing_name_what_is_there() -> None:
         select(mcq, Selection(domains=("x",)))
     with pytest.raises(SelectionError, match="no prompt-quality variants"):
         select(mcq, Selection.parse(quality="1..3"))
+    odd = [Sample(id="t1", data={"variants": {"vague": "Do the thing."}})]
+    with pytest.raises(SelectionError, match="task t1: `variants` must map quality levels"):
+        select(odd, Selection.parse(quality="1..3"))
 
 
 def test_mixed_draws_evenly_across_domains() -> None:

@@ -148,6 +148,8 @@ def _expand_quality(samples: list[Sample], low: int, high: int) -> list[Sample]:
     expanded = []
     for sample in samples:
         variants = sample.data.get("variants") or {}
+        if not all(str(key).isdigit() for key in variants):
+            raise SelectionError(f"task {sample.id}: `variants` must map quality levels (1–10) to prompts.")
         for level in sorted(int(key) for key in variants):
             if low <= level <= high:
                 data = {**sample.data, "variants": {str(level): variants[str(level)]}}
@@ -235,6 +237,8 @@ def apply(
     records it; unchanged when nothing is selected."""
     if selection.empty:
         return dataset, task
+    if limit is not None and limit < 1:
+        raise SelectionError("-n must be a positive number of samples.")
     samples = select(dataset.samples, selection)
     if selection.mode == "mixed" and limit is not None:
         samples = mixed(samples, limit, seed)
