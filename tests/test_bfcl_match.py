@@ -10,8 +10,11 @@ from jsonschema import Draft202012Validator
 
 from benchlab.catalog.bfcl_rows import bfcl, join_answers, json_schema
 from benchlab.catalog.errors import MappingError
+from benchlab.tasks.registry import TaskSettings, TaskSettingsError, build_task
+from benchlab.tasks.tools.bfcl import BfclTask
 from benchlab.tasks.tools.bfcl_match import match_calls, same
 from benchlab.tasks.tools.calls import ModelCall
+from benchlab.types import Completion, ErrorKind, Sample, Score, Transcript
 
 # A tiny made-up category in BFCL's layout: one function with required and optional parameters.
 FARE = {
@@ -221,3 +224,39 @@ def test_malformed_rows_are_refused_with_the_reason() -> None:
         _row([FARE], [{"transit.refund": {"origin": ["A"]}}], "simple_python_10")
     with pytest.raises(MappingError, match="no question has"):
         list(join_answers([("a", {"id": "simple_python_1", "ground_truth": []})]))
+
+
+def test_bfcl_settings_are_checked_before_any_request() -> None:
+    assert build_task("bfcl", TaskSettings(dialect="hermes")).options() == {"dialect": "hermes"}
+    with pytest.raises(TaskSettingsError, match="BFCL takes no --option"):
+        build_task("bfcl", TaskSettings(options={"quality": 3}))
+    with pytest.raises(TaskSettingsError, match="dialect"):
+        build_task("bfcl", TaskSettings(dialect="xml"))
+
+
+def _score(completion: Completion) -> Score:
+    sample = Sample(id="simple_python_7", subject="simple_python", data=dict(SIMPLE))
+    return BfclTask().score(sample, Transcript(messages=[], completions=[completion]))
+
+
+def test_the_task_records_malformed_calls_as_model_errors() -> None:
+    right = _score(Completion(tool_calls=[_call('{"origin": "Harbour Gate", "destination": "Mill Ln"}')]))
+    assert (right.value, right.correct, right.error_kind) == (1.0, True, ErrorKind.NONE)
+    assert right.extracted == "transit.fare"
+    broken = _score(Completion(tool_calls=[_call('{"origin": "Harbour Gate", ')]))
+    assert (broken.value, broken.error_kind) == (0.0, ErrorKind.MODEL)
+    assert broken.details["reason"] == "unreadable_arguments"
+    unparsed = _score(Completion(content="<tool_call>{oops</tool_call>", tool_parse_error="not valid JSON"))
+    assert (unparsed.value, unparsed.error_kind, unparsed.details["reason"]) == (
+        0.0,
+        ErrorKind.MODEL,
+        "unparseable",
+    )
+    assert "could not be parsed" in (unparsed.error or "")
+    wrong = _score(Completion(tool_calls=[_call('{"origin": "Harbour Gate", "destination": "Quay"}')]))
+    assert (wrong.value, wrong.error_kind, wrong.details["reason"]) == (0.0, ErrorKind.NONE, "wrong_value")
+    assert "'Quay' is not a possible answer" in wrong.details["why"]
+
+
+def _call(arguments: str) -> dict[str, Any]:
+    return {"id": "c1", "type": "function", "function": {"name": "transit_fare", "arguments": arguments}}

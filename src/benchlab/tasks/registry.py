@@ -214,7 +214,8 @@ def _agent(settings: TaskSettings) -> Task:
 
 def _bfcl(settings: TaskSettings) -> Task:
     _check_dialect(settings)
-    _unknown_options(settings, "bfcl", set())
+    if settings.options:
+        raise TaskSettingsError(f"BFCL takes no --option (got {', '.join(sorted(settings.options))}).")
     from benchlab.tasks.tools.bfcl import BfclTask
 
     return BfclTask(dialect=settings.dialect)
