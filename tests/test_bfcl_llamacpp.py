@@ -35,18 +35,18 @@ def benchlab(*args: str) -> dict[str, Any]:
     return payload
 
 
-def test_bfcl_parallel_multiple_against_the_smoke_model(
+def test_bfcl_parallel_against_the_smoke_model(
     smoke_server: str, pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(PINNED, "bfcl-eval", "2026.3.23")
     use_wheels(pytestconfig, monkeypatch, "bfcl-eval")
     run = benchlab(
-        "run", "bfcl_parallel_multiple", "-n", "3", "--max-tokens", "64", "--server", smoke_server, "--json"
+        "run", "bfcl_parallel", "-n", "3", "--max-tokens", "64", "--server", smoke_server, "--json"
     )["run"]
     summary = run["summary"]
     assert run["status"] == "finished" and summary["complete"] == 3 and summary["infra_errors"]["k"] == 0
     assert summary["accuracy"]["n"] == 3  # a malformed call is the model's error, still scored (as wrong)
-    assert summary["schema_adherence"]["n"] == 3 and summary["by_subject"]["parallel_multiple"]["n"] == 3
+    assert summary["schema_adherence"]["n"] == 3 and summary["by_subject"]["parallel"]["n"] == 3
     shown = benchlab("show", run["run_id"], "--json")
     for sample in shown["samples"]:
         assert sample["score"]["details"]["reason"]  # every verdict says why
