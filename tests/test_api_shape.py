@@ -39,6 +39,7 @@ EXPECTED_PARAMETERS = {
         "options",
         "llm_judge",
         "visual_judge",
+        "selection",
     ],
     "runs": ["tag", "benchmark", "model", "limit"],
     "get_run": ["reference"],

@@ -34,6 +34,8 @@ from benchlab.endpoints.client import RetryPolicy
 from benchlab.endpoints.detect import ServerInfo
 from benchlab.endpoints.doctor import ServerReport, probe_servers
 from benchlab.engine.runner import RunError, RunObserver, RunRequest, Tally, run_benchmark
+from benchlab.engine.selection import Selection, SelectionError
+from benchlab.engine.selection import apply as apply_selection
 from benchlab.exchange.export import default_path, export_run
 from benchlab.exchange.importers import AlreadyImported, import_envelope, import_lm_eval
 from benchlab.exchange.publish import PublishReport, download_envelopes, plan
@@ -61,6 +63,8 @@ __all__ = [
     "RunError",
     "RunRecord",
     "SampleResult",
+    "Selection",
+    "SelectionError",
     "ServerInfo",
     "ServerReport",
     "SpeedError",
@@ -229,6 +233,7 @@ def run(
     options: dict[str, Any] | None = None,
     llm_judge: bool = False,
     visual_judge: bool = False,
+    selection: Selection | None = None,
 ) -> RunRecord:
     """Run a benchmark and return its record (status, summary, provenance).
 
@@ -240,7 +245,9 @@ def run(
     name the judge of rubric tasks (default: the model under test); `render` draws charts in a
     headless browser; `options` are kind-specific settings (`--option key=value`). `llm_judge` asks
     the judge for a 1-5 opinion on every toolcall or chart answer, and `visual_judge` shows a
-    vision judge each rendered chart: both are stored beside the score and never change it.
+    vision judge each rendered chart: both are stored beside the score and never change it. `selection`
+    narrows the tasks asked (domain, difficulty, quality, ids, mixed draw; see engine/selection);
+    resuming without one reuses the selection the run recorded.
     """
     dataset = load(benchmark, allow_drift=allow_drift)
     judge = (
@@ -266,6 +273,8 @@ def run(
             options=dict(options or {}),
         ),
     )
+    chosen = selection if selection and not selection.empty else _recorded_selection(benchmark, resume or tag)
+    dataset, task = apply_selection(dataset, task, chosen, n, sample_seed)
     connection = settings.connection(server, model, api_key)
     request = RunRequest(
         dataset=dataset,
@@ -287,6 +296,14 @@ def run(
     )
     store = open_store()
     return _run_interruptibly(run_benchmark(request, store, observer))
+
+
+def _recorded_selection(benchmark: str, reference: str | None) -> Selection:
+    """The selection of the run being resumed (by id or tag), if it recorded one."""
+    matches = open_store().find_runs(reference) if reference else []
+    if not matches or matches[0].benchmark != benchmark:
+        return Selection()
+    return Selection.from_options(matches[0].task_options.get("selection"))
 
 
 def speed(

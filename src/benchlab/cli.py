@@ -50,6 +50,7 @@ err = Console(stderr=True, soft_wrap=True)
 
 KNOWN_ERRORS = (
     DatasetError,
+    api.SelectionError,
     EndpointError,
     RunError,
     StoreError,
@@ -208,6 +209,22 @@ def run(
     mlflow: Annotated[
         str | None, typer.Option("--mlflow", help="Also log the finished run to this MLflow tracking URI.")
     ] = None,
+    domain: Annotated[
+        list[str] | None, typer.Option("--domain", help="Only tasks of this domain (repeatable).")
+    ] = None,
+    difficulty: Annotated[
+        str | None,
+        typer.Option("--difficulty", help="Difficulty or range: easy..hard (easy<medium<hard<expert)."),
+    ] = None,
+    quality: Annotated[
+        str | None, typer.Option("--quality", help="Prompt-quality range, e.g. 1..5 (each variant a sample).")
+    ] = None,
+    task_id: Annotated[
+        list[str] | None, typer.Option("--task-id", help="Only this task (repeatable).")
+    ] = None,
+    mode: Annotated[
+        str, typer.Option("--mode", help="all, or mixed: -n drawn evenly across domains (--sample-seed).")
+    ] = "all",
     as_json: JsonOption = False,
 ) -> None:
     """Run a benchmark and print its report."""
@@ -246,6 +263,13 @@ def run(
             options=_task_options(option or []),
             llm_judge=llm_judge,
             visual_judge=visual_judge,
+            selection=api.Selection.parse(
+                domains=domain or (),
+                difficulty=difficulty,
+                quality=quality,
+                task_ids=task_id or (),
+                mode=mode,
+            ),
         )
         if mlflow:
             mlflow_run = api.log_to_mlflow(record.run_id, uri=mlflow)

@@ -20,6 +20,7 @@ Normalized shapes (documented in docs/catalog.md):
 - instruct: `{id, prompt, instruction_id_list, kwargs}`, one kwargs object per instruction
   holding only the parameters that instruction takes (IFEval's hub copy fills every key, with
   nulls; they are dropped so its mirrors normalize to the same rows).
+- bfcl: `{id, subject, domain, messages, tools, names, expected}` (see `catalog/bfcl_rows.py`).
 """
 
 from __future__ import annotations
@@ -28,13 +29,17 @@ import ast
 import hashlib
 import re
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from benchlab.catalog.bfcl_rows import bfcl, join_answers
 from benchlab.catalog.errors import MappingError
 from benchlab.catalog.mapping import get_path
 
 Hook = Callable[[dict[str, Any]], dict[str, Any]]
+# A join combines a source's upstream rows before the per-row hook, for sets that keep one
+# sample's parts in several files (BFCL: questions and possible answers).
+Join = Callable[[Iterable[tuple[str, Any]]], Iterator[tuple[str, Any]]]
 
 # The fields every normalized row of a kind must carry, checked after the hook or mapping.
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -47,6 +52,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "extract": ("id", "text", "schema", "expected"),
     "toolcall": ("id", "domain", "difficulty", "tools", "variants", "expected"),
     "agent": ("id", "domain", "difficulty", "tools", "prompt", "reference"),
+    "bfcl": ("id", "messages", "tools", "names"),
 }
 
 
@@ -198,7 +204,9 @@ HOOKS: dict[str, Hook] = {
     "gsm8k": gsm8k,
     "ifeval": ifeval,
     "healthbench": healthbench,
+    "bfcl": bfcl,
 }
+JOINS: dict[str, Join] = {"bfcl": join_answers}
 
 
 def get_hook(name: str) -> Hook:

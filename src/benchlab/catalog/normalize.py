@@ -25,7 +25,7 @@ from typing import Any
 
 from benchlab.catalog.datasets import DatasetError, normalize_mcq_row
 from benchlab.catalog.errors import MappingError
-from benchlab.catalog.hooks import REQUIRED_FIELDS, get_hook
+from benchlab.catalog.hooks import JOINS, REQUIRED_FIELDS, get_hook
 from benchlab.catalog.mapping import apply_mapping, lookup
 from benchlab.catalog.readers import read_records
 from benchlab.catalog.sources import RawData
@@ -92,6 +92,13 @@ def iter_rows(source: Source, raw: RawData) -> Iterator[tuple[str, Any]]:
                 yield where, row
 
 
+def selected_rows(spec: BenchmarkSpec, source: Source, raw: RawData) -> Iterator[tuple[str, Any]]:
+    """`iter_rows`, through the hook's join when the hook has one (rows spread over several files)."""
+    hook = spec.hook_for(source)
+    rows = iter_rows(source, raw)
+    return JOINS[hook](rows) if hook in JOINS else rows
+
+
 def normalize_row(spec: BenchmarkSpec, source: Source, row: Any, where: str) -> dict[str, Any]:
     """One upstream row through the source's hook or mapping, checked for the benchmark's kind."""
     label = source_label(source)
@@ -140,7 +147,7 @@ def finalize(rows: list[dict[str, Any]]) -> Normalized:
 
 def normalize(spec: BenchmarkSpec, source: Source, raw: RawData) -> Normalized:
     """Every selected row of a source, normalized, in canonical order, with its content hash."""
-    rows = [normalize_row(spec, source, row, where) for where, row in iter_rows(source, raw)]
+    rows = [normalize_row(spec, source, row, where) for where, row in selected_rows(spec, source, raw)]
     if not rows:
         raise MappingError(
             f"{spec.origin}: source {source_label(source)} selected no rows; check its path, "
@@ -151,6 +158,6 @@ def normalize(spec: BenchmarkSpec, source: Source, raw: RawData) -> Normalized:
 
 def probe(spec: BenchmarkSpec, source: Source, raw: RawData) -> dict[str, Any]:
     """The first selected row, normalized: a cheap check that the mapping still fits upstream."""
-    for where, row in iter_rows(source, raw):
+    for where, row in selected_rows(spec, source, raw):
         return normalize_row(spec, source, row, where)
     raise MappingError(f"{spec.origin}: source {source_label(source)} selected no rows.")

@@ -33,7 +33,17 @@ from benchlab.catalog.mapping import Mapping
 
 Tier = Literal["current", "legacy", "gated"]
 Kind = Literal[
-    "mcq", "code", "math", "toolcall", "agent", "instruct", "extract", "chart", "rubric", "longcontext"
+    "mcq",
+    "code",
+    "math",
+    "toolcall",
+    "agent",
+    "instruct",
+    "extract",
+    "chart",
+    "rubric",
+    "longcontext",
+    "bfcl",
 ]
 Format = Literal["jsonl", "json", "csv", "parquet", "arrow"]
 Scalar = str | int | float | bool

@@ -150,6 +150,11 @@ def run_report(record: RunRecord) -> Panel:
         table.add_row("no usable JSON", fmt_rate(summary.get("unparseable")))
     elif record.task_kind in ("toolcall", "agent"):
         _tool_rows(table, record.task_kind, summary)
+    elif record.task_kind == "bfcl":
+        table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
+        table.add_row("schema adherence", fmt_rate(summary.get("schema_adherence")))
+        failures = summary.get("failures") or {}
+        table.add_row("failures", " · ".join(f"{k} {v}" for k, v in failures.items()) or "none")
     else:
         table.add_row("accuracy", fmt_rate(summary.get("accuracy")) + "  (Wilson 95% interval)")
         table.add_row("unparseable", fmt_rate(summary.get("unparseable")))
@@ -216,11 +221,16 @@ def _tool_rows(table: Table, kind: str, summary: dict[str, Any]) -> None:
     else:
         table.add_row("turn limit hit", fmt_rate(summary.get("turn_limit_hit")))
         table.add_row("loops", fmt_rate(summary.get("loops")))
-    levels = summary.get("by_difficulty") or {}
-    table.add_row(
-        "by difficulty",
-        " · ".join(f"{name} {entry['mean']:.0%} (n {entry['n']})" for name, entry in levels.items()),
-    )
+    for key, label in (
+        ("by_difficulty", "by difficulty"),
+        ("by_domain", "by domain"),
+        ("by_quality", "by quality"),
+    ):
+        groups = summary.get(key) or {}
+        if groups and (key == "by_difficulty" or len(groups) > 1):
+            prefix = "q" if key == "by_quality" else ""
+            cells = (f"{prefix}{name} {entry['mean']:.0%} (n {entry['n']})" for name, entry in groups.items())
+            table.add_row(label, " · ".join(cells))
 
 
 def subject_table(record: RunRecord) -> Table | None:

@@ -247,6 +247,15 @@ def _agent(settings: TaskSettings) -> Task:
     return AgentTask(max_turns=_integer_option(settings, "max_turns", 1, 50), dialect=settings.dialect)
 
 
+def _bfcl(settings: TaskSettings) -> Task:
+    _check_dialect(settings)
+    if settings.options:
+        raise TaskSettingsError(f"BFCL takes no --option (got {', '.join(sorted(settings.options))}).")
+    from benchlab.tasks.tools.bfcl import BfclTask
+
+    return BfclTask(dialect=settings.dialect)
+
+
 TASK_KINDS: dict[str, Callable[[TaskSettings], Task]] = {
     "mcq": _mcq,
     "code": _code,
@@ -258,6 +267,7 @@ TASK_KINDS: dict[str, Callable[[TaskSettings], Task]] = {
     "math": _math,
     "toolcall": _toolcall,
     "agent": _agent,
+    "bfcl": _bfcl,
 }
 
 

@@ -155,6 +155,10 @@ class ToolCallTask:
             scored, lambda r: str(r.score.details.get("difficulty")), tuple(DIFFICULTY_WEIGHTS)
         )
         summary["by_domain"] = breakdown(scored, lambda r: str(r.score.details.get("domain")))
+        # the level each task was asked at: one level per run, or several with --quality low..high
+        summary["by_quality"] = breakdown(
+            scored, lambda r: str(r.score.details.get("quality")), tuple(str(level) for level in range(1, 11))
+        )
         summary["quality"] = self.quality
         summary["dialect"] = self.dialect
         if self.judge is not None:
