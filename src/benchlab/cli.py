@@ -509,6 +509,7 @@ def import_command(
         out.print(f"imported {record.run_id} ({record.benchmark}, tag {record.tag}, {samples} samples)")
 
 
+@app.command()
 def dashboard(
     port: Annotated[int, typer.Option("--port", "-p", help="Port to listen on.")] = 8050,
     host: Annotated[

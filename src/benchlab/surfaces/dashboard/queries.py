@@ -16,6 +16,7 @@ from typing import Any
 
 from benchlab.analysis.summary import rate
 from benchlab.store.db import Store
+from benchlab.surfaces.dashboard.headline import headline
 from benchlab.types import RunRecord
 
 MAX_PAGE = 500
@@ -39,6 +40,7 @@ OUTCOMES = {
 RUN_COLUMNS = (
     "run_id, tag, benchmark, task_kind, model, status, created_at, finished_at, "
     "json_extract(record, '$.summary.accuracy') AS accuracy, "
+    "json_extract(record, '$.summary') AS summary, "
     "json_array_length(record, '$.sample_ids') AS planned"
 )
 
@@ -227,10 +229,13 @@ class DashboardQueries:
         return trend
 
     def metric_events(self, run_id: str) -> dict[str, Any]:
-        """The newest payload of every `*metrics*` event a run recorded (host and server metrics)."""
+        """The newest payload of every host or server metrics event a run recorded: `host_samples`
+        (what the runner and the speed suite store: CPU, memory and server RSS over time) and any
+        `*metrics*` kind."""
         rows = self._rows(
             """SELECT kind, payload FROM events WHERE id IN (
-                   SELECT MAX(id) FROM events WHERE run_id = ? AND kind LIKE '%metrics%' GROUP BY kind)""",
+                   SELECT MAX(id) FROM events
+                   WHERE run_id = ? AND (kind = 'host_samples' OR kind LIKE '%metrics%') GROUP BY kind)""",
             (run_id,),
         )
         return {row["kind"]: json.loads(row["payload"]) for row in rows}
@@ -254,16 +259,18 @@ class DashboardQueries:
     # ---- leaderboard ---------------------------------------------------------------------------
 
     def leaderboard(self) -> list[dict[str, Any]]:
-        """The newest finished run of every (model, benchmark) pair that reports an accuracy."""
+        """The newest finished run of every (model, benchmark) pair that has a headline figure
+        (an accuracy, a rubric mean, a weighted score, tokens per second …)."""
         rows = self._rows(
             f"""SELECT {RUN_COLUMNS} FROM runs
-                WHERE status = 'finished' AND json_extract(record, '$.summary.accuracy.n') > 0
+                WHERE status = 'finished'
                   AND created_at = (SELECT MAX(created_at) FROM runs newer
                                     WHERE newer.model IS runs.model AND newer.benchmark = runs.benchmark
                                       AND newer.status = 'finished')
                 ORDER BY model, benchmark"""
         )
-        return [_run_row(row) for row in rows]
+        entries = [_run_row(row) for row in rows]
+        return [entry for entry in entries if entry["headline"] and entry["headline"]["value"] is not None]
 
     def runs_with_tag(self, tag: str) -> list[dict[str, Any]]:
         rows = self._rows(f"SELECT {RUN_COLUMNS} FROM runs WHERE tag = ? ORDER BY created_at DESC", (tag,))
@@ -296,4 +303,6 @@ def _page(limit: int, offset: int) -> tuple[int, int]:
 def _run_row(row: sqlite3.Row) -> dict[str, Any]:
     entry = dict(row)
     entry["accuracy"] = json.loads(entry["accuracy"]) if entry.get("accuracy") else None
+    summary = json.loads(entry.pop("summary") or "{}")
+    entry["headline"] = headline(entry.get("task_kind"), summary)
     return entry
