@@ -1,6 +1,7 @@
 """What the newer run kinds look like in a real browser (Playwright driving Debian's Chromium): a speed
 run's page with its Plotly figures and the client/server gap, a rendered chart in the sandboxed frame
-with its screenshot, a rubric run labelled as a rubric mean, and host metrics on a run page."""
+with its screenshot, a rubric run labelled as a rubric mean, host metrics on a run page, and campaign
+and imported lm-eval runs that list and open."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import pytest
 
@@ -17,9 +19,11 @@ pytest.importorskip("starlette", reason="needs the dashboard extra: pip install 
 pytest.importorskip("playwright", reason="needs Playwright for Python: pip install 'benchlab[dev]'")
 
 from playwright.sync_api import Browser, Page, expect, sync_playwright
+from typer.testing import CliRunner
 
 from benchlab import api, settings
 from benchlab.catalog.datasets import Dataset
+from benchlab.cli import app as cli_app
 from benchlab.engine.runner import RunRequest, run_benchmark
 from benchlab.surfaces.dashboard.background import BackgroundDashboard
 from benchlab.tasks.chart import ChartTask
@@ -245,3 +249,46 @@ def test_host_metrics_show_on_the_run_page_and_the_live_page(page: Page, tmp_pat
         page.goto(f"{dashboard.url}/live?run={record.run_id}")
         expect(page.locator("#live-metrics #host-summary")).to_contain_text("CPU")
         expect(page.locator("#live-metrics #host-chart.js-plotly-plot")).to_have_count(1, timeout=15_000)
+
+
+LM_EVAL_OUTPUT = Path(__file__).parent / "data" / "lm_eval"  # written by lm-eval against the smoke server
+
+
+def campaign_runs(folder: Path) -> list[str]:
+    data = make_mcq_file(folder / "q.jsonl", 10)
+    plan = folder / "plan.toml"
+    with ScriptedServer(answering(lambda i: i % 3 != 0)) as server:
+        plan.write_text(
+            f'name = "nightly"\nbenchmarks = ["{data}"]\n'
+            f'[[endpoints]]\nname = "box"\nurls = ["{server.base_url}"]\n'
+            '[grid]\nseed = [1, 2]\n[[compare]]\nby = "seed"\n'
+        )
+        result = CliRunner().invoke(cli_app, ["campaign", str(plan), "--json"])
+    assert result.exit_code == 0, result.stderr
+    return [job["tag"] for job in json.loads(result.stdout)["jobs"]]
+
+
+def test_campaign_and_imported_runs_list_and_open(page: Page, tmp_path: Path) -> None:
+    tags = off_the_loop(campaign_runs, tmp_path)
+    (imported,) = api.import_results("lm-eval", LM_EVAL_OUTPUT)
+    assert len(tags) == 2 and all(tag.startswith("nightly/box/") for tag in tags)
+    with BackgroundDashboard() as dashboard:
+        page.goto(f"{dashboard.url}/runs")
+        expect(page.locator("#runs-table tbody tr")).to_have_count(3)
+        page.locator("select[name=tag]").select_option(tags[0])
+        expect(page.locator("#runs-table tbody tr")).to_have_count(1)
+        page.locator("#runs-table tbody tr").first.click()
+        expect(page.locator("#run-status")).to_have_text("finished")
+        expect(page.locator("#headline-tile .label")).to_have_text("accuracy")
+        expect(page.locator("#headline-tile .value")).to_contain_text("60.0%")  # wrong on 0, 3, 6, 9
+        page.goto(f"{dashboard.url}/compare?a={quote(tags[0])}&b={quote(tags[1])}")
+        expect(page.locator("#compare-card")).to_be_visible()
+        page.goto(f"{dashboard.url}/run/{imported.run_id}")
+        expect(page.locator("#run-status")).to_have_text("finished")
+        expect(page.locator("#kind-figures")).to_contain_text("imported from")
+        expect(page.locator("#headline-tile .label")).to_have_text(
+            "accuracy"
+            if "accuracy" in imported.summary
+            else f"{imported.summary['metric'].split(',')[0]} (lm-eval)"
+        )
+        expect(page.locator("#samples-range")).to_contain_text(f"of {len(imported.sample_ids)}")
