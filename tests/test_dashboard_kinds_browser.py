@@ -117,6 +117,9 @@ def test_a_speed_run_page_draws_its_figures_and_the_client_server_gap(page: Page
             f"{summary['speed_score']['value']:.0f}"
         )
         expect(page.locator("#host-chart.js-plotly-plot")).to_have_count(1)
+        # Requests are not right or wrong: a finished request reads "done", never "wrong".
+        expect(page.locator("#samples-table tbody tr").first).to_contain_text("✓ done")
+        expect(page.locator("#samples-table")).not_to_contain_text("✗ wrong")
         page.goto(f"{dashboard.url}/leaderboard")
         expect(page.locator("#leaderboard thead")).to_contain_text("output tok/s (best)")
 
@@ -213,6 +216,10 @@ def test_a_rubric_run_is_labelled_a_rubric_mean(page: Page) -> None:
             "not an accuracy", ""
         )
         expect(page.locator("#by-subject thead")).to_contain_text("rubric mean (95% CI)")
+        expect(page.locator("tr[data-sample='repot'] td.score")).to_have_text("0.75")
+        page.goto(f"{dashboard.url}/live?run={record.run_id}")
+        expect(page.locator("#live-tiles [data-field=rubric-mean] .value")).to_have_text("75.0%")
+        expect(page.locator("#live-tiles")).not_to_contain_text("accuracy")
         page.goto(f"{dashboard.url}/runs")
         expect(page.locator(f"tr[data-run='{record.run_id}'] td.headline")).to_have_text(
             "rubric mean 75.0% [75.0%–75.0%]"

@@ -132,7 +132,7 @@ class DashboardQueries:
         limit, offset = _page(limit, offset)
         total = self._rows(f"SELECT COUNT(*) FROM samples WHERE {condition}", values)[0][0]
         rows = self._rows(
-            f"""SELECT seq, sample_id, subject, error_kind, correct, extracted, gold, attempts,
+            f"""SELECT seq, sample_id, subject, error_kind, correct, value, extracted, gold, attempts,
                        finished_at, {_LATENCY} AS latency
                 FROM samples WHERE {condition} ORDER BY seq LIMIT ? OFFSET ?""",
             [*values, limit, offset],
@@ -184,6 +184,7 @@ class DashboardQueries:
                       SUM(error_kind = 'model') AS unparseable,
                       SUM(error_kind = 'infra') AS infra,
                       SUM(error_kind = 'rejected') AS rejected,
+                      AVG(CASE WHEN error_kind = 'none' THEN value END) AS mean_value,
                       MIN(finished_at) AS first_at, MAX(finished_at) AS last_at,
                       SUM(CASE WHEN finished_at >= (SELECT MAX(finished_at) FROM samples
                                                      WHERE run_id = ?1) - 30 THEN 1 ELSE 0 END) AS recent
@@ -201,6 +202,8 @@ class DashboardQueries:
             "unparseable": row["unparseable"] or 0,
             "infra": row["infra"] or 0,
             "rejected": row["rejected"] or 0,
+            # Partial-credit kinds (a rubric's share of points) have no right/wrong: their running mean.
+            "mean_value": row["mean_value"],
             "elapsed_s": elapsed,
             "per_second": recorded / elapsed if elapsed > 0 else None,
             "recent_per_second": (row["recent"] or 0) / 30.0 if recorded else None,

@@ -7,7 +7,7 @@ const FEED_LIMIT = 500;
 // What the running share of `correct` samples means for each kind while it runs (the headline of
 // kinds with partial credit — a rubric mean, a weighted score — is computed when the run ends).
 const LIVE_LABEL = { toolcall: "full marks", agent: "solved", extract: "all fields right", chart: "perfect charts",
-  instruct: "prompt-level strict", code: "passed", speed: "requests ok", rubric: "all rubric points" };
+  instruct: "prompt-level strict", code: "passed", speed: "requests ok" };
 
 export async function render(main, _parts, query) {
   const runId = query.get("run") || (await getJSON("/api/live/latest")).run_id;
@@ -59,7 +59,10 @@ export async function render(main, _parts, query) {
   }
   function scheduleChart() { pending ??= setTimeout(drawChart, 300); }
   function showStats(stats) {
+    const rubric = run.task_kind === "rubric";  // a share of points per sample, never right or wrong
     tiles.replaceChildren(
+      rubric ? tile("rubric mean so far", pct(stats.mean_value), "mean share of points of the samples scored; the interval comes at the end",
+        { dataset: { field: "rubric-mean" } }) :
       tile(label, pct(stats.accuracy.rate), `95% CI ${rateText(stats.accuracy)} · ${stats.accuracy.k}/${stats.accuracy.n}`,
         { dataset: { field: "accuracy" } }),
       tile("recorded", `${stats.recorded} / ${run.planned}`, null, { dataset: { field: "recorded" } }),
@@ -69,6 +72,7 @@ export async function render(main, _parts, query) {
       tile("infra errors", String(stats.infra)),
       tile("rejected", String(stats.rejected)),
     );
+    if (rubric) return;
     addPoint(stats);
     scheduleChart();
   }

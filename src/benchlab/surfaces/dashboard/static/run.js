@@ -184,10 +184,11 @@ export async function render(main, [runId], query) {
     if (search.value) params.set("q", search.value);
     try {
       const page = await getJSON(`${base}/samples?${params}`);
-      tableBox.replaceChildren(table(["#", "sample", "subject", "answer", "gold", "outcome", "latency", "attempts"],
+      tableBox.replaceChildren(table(["#", "sample", "subject", "answer", "gold", "outcome", "score", "latency", "attempts"],
         page.samples.map((row) => el("tr", { class: "clickable", dataset: { sample: row.sample_id }, onclick: () => show(row.sample_id) },
           el("td", {}, row.seq + 1), el("td", {}, row.sample_id), el("td", {}, row.subject ?? "–"),
           el("td", { class: "answer" }, row.extracted ?? "–"), el("td", {}, row.gold ?? "–"), el("td", {}, outcome(row)),
+          el("td", { class: "score" }, row.value === null || row.value === undefined ? "–" : String(Math.round(row.value * 1000) / 1000)),
           el("td", {}, ms(row.latency)), el("td", {}, row.attempts)))));
       pager.replaceChildren(
         el("button", { class: "secondary", disabled: offset === 0, onclick: () => { offset -= PAGE; load(); } }, "◀ previous"),

@@ -30,11 +30,13 @@ const AXIS = {
   rate: { title: "offered requests per second", type: "linear" },
 };
 
-function layout(summary, yTitle, extra = {}) {
+function layout(summary, yTitle, x, extra = {}) {
   const axis = AXIS[summary.profile] || { title: "", type: "linear" };
+  // On a log axis Plotly would pick 2-5-10 ticks; the measured levels are the ticks that matter.
+  const ticks = axis.type === "log" ? { tickvals: x, ticktext: x.map(String) } : {};
   return { margin: { t: 30, r: 10, b: 45, l: 60 }, height: 320, legend: { orientation: "h", y: -0.25 },
-    xaxis: { title: { text: axis.title }, type: axis.type }, yaxis: { title: { text: yTitle }, rangemode: "tozero" },
-    ...extra };
+    xaxis: { title: { text: axis.title }, type: axis.type, ...ticks },
+    yaxis: { title: { text: yTitle }, rangemode: "tozero" }, ...extra };
 }
 
 // Every figure: [id, title, traces, layout]. Percentile lines (TTFT, decode, E2E), throughput with the
@@ -47,22 +49,23 @@ export function speedFigures(summary) {
     type: "scatter", mode: "lines+markers", name: `${name} ${q}`, x, line: { dash },
     y: rows.map((r) => scale(p(r.g[metric], q))) }));
   if (!rows.length) return figures;
-  figures.push(["speed-ttft", "Time to first token (client)", percentileTraces("ttft_s", "TTFT"), layout(summary, "ms")]);
+  figures.push(["speed-ttft", "Time to first token (client)", percentileTraces("ttft_s", "TTFT"), layout(summary, "ms", x)]);
   figures.push(["speed-decode", "Decode rate per request: client vs server", [
     ...percentileTraces("decode_tok_s", "client", (v) => v),
     { type: "scatter", mode: "lines+markers", name: "server (median)", x, line: { color: "#d9822b", width: 3 },
       y: rows.map((r) => p(r.g.server, "decode_rate")) },
-  ], layout(summary, "tokens/s")]);
-  figures.push(["speed-latency", "End-to-end latency", percentileTraces("e2e_s", "E2E"), layout(summary, "ms")]);
+  ], layout(summary, "tokens/s", x)]);
+  figures.push(["speed-latency", "End-to-end latency", percentileTraces("e2e_s", "E2E"), layout(summary, "ms", x)]);
   if (summary.profile === "concurrency" || summary.profile === "rate") {
     const knee = summary.knee;
     const shapes = knee !== null && knee !== undefined && summary.profile === "concurrency"
       ? [{ type: "line", x0: knee, x1: knee, yref: "paper", y0: 0, y1: 1, line: { color: "#c23030", dash: "dash" } }] : [];
-    const annotations = shapes.length ? [{ x: knee, yref: "paper", y: 1, text: `knee at ${knee}`, showarrow: false,
+    // Annotations on a log axis take the exponent (shapes take the value itself).
+    const annotations = shapes.length ? [{ x: Math.log10(knee), yref: "paper", y: 1, text: `knee at ${knee}`, showarrow: false,
       yanchor: "bottom", font: { color: "#c23030" } }] : [];
     figures.push(["speed-throughput", "Aggregate throughput", [
       { type: "scatter", mode: "lines+markers", name: "output tokens/s", x, y: rows.map((r) => r.g.output_tok_s ?? null) },
-    ], layout(summary, "output tokens/s", { shapes, annotations })]);
+    ], layout(summary, "output tokens/s", x, { shapes, annotations })]);
   }
   if (summary.profile === "context" || summary.profile === "quick") {
     const tokens = rows.map((r) => r.g.prompt_tokens ?? r.g.target_tokens);
@@ -72,7 +75,7 @@ export function speedFigures(summary) {
           (r.g.prompt_tokens && p(r.g.ttft_s, "p50") ? r.g.prompt_tokens / p(r.g.ttft_s, "p50") : null)) },
       { type: "scatter", mode: "lines+markers", name: "server prefill rate", x: tokens, line: { color: "#d9822b" },
         y: rows.map((r) => p(r.g.server, "prefill_rate")) },
-    ], layout({ profile: "context" }, "prefill tokens/s")]);
+    ], layout({ profile: "context" }, "prefill tokens/s", tokens)]);
   }
   return figures;
 }

@@ -77,6 +77,8 @@ export function outcome(row) {
   if (row.error_kind === "infra") return el("span", { class: "warn" }, "infra error");
   if (row.error_kind === "rejected") return el("span", { class: "warn" }, "rejected");
   if (row.error_kind === "model") return el("span", { class: "bad" }, "unparseable");
+  // Kinds without right/wrong per sample (speed requests, partial-credit scores) carry a null `correct`.
+  if (row.correct === null || row.correct === undefined) return el("span", { class: "muted" }, "✓ done");
   return row.correct ? el("span", { class: "good" }, "✓ correct") : el("span", { class: "bad" }, "✗ wrong");
 }
 
