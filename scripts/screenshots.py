@@ -66,6 +66,8 @@ def main() -> None:
     }
     rubric_summary.pop("accuracy", None)
     store.save_run(rubric.model_copy(update={"task_kind": "rubric", "summary": rubric_summary}))
+    with store.connect() as connection:  # the kind column is set when a run is first saved
+        connection.execute("UPDATE runs SET task_kind = 'rubric' WHERE run_id = ?", (rubric.run_id,))
     # Paced like a small local model: 60 ms to the first token, then ~40 tokens/s per request.
     reply = Reply(
         content=" ".join(f"w{i}" for i in range(48)),

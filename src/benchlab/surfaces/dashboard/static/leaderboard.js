@@ -48,7 +48,7 @@ export async function render(main) {
     if (shares.length && await loadPlotly()) {
       // Shares only (0–100%), each bar named by its benchmark and figure; tokens per second stay in the table.
       const names = shares.map((b) => plotlyText(`${b} · ${labelOf.get(b).label}`));
-      const traces = [...byModel.entries()].map(([model, cells]) => {
+      const traces = [...byModel.entries()].filter(([, cells]) => shares.some((b) => cells.has(b))).map(([model, cells]) => {
         const rows = shares.map((b) => cells.get(b)?.headline);
         return { type: "bar", name: plotlyText(model ?? "?"), x: names,
           y: rows.map((h) => h ? h.value : null),
