@@ -124,6 +124,28 @@ def test_a_speed_run_page_draws_its_figures_and_the_client_server_gap(page: Page
         expect(page.locator("#leaderboard thead")).to_contain_text("output tok/s (best)")
 
 
+def context_run() -> RunRecord:
+    reply = Reply(content=WORDS, timings=SERVER_TIMINGS)
+    with ScriptedServer(reply, pacing=Pacing(ttft=0.05, gap=0.005), server_kind="llama.cpp") as server:
+        return api.speed("context", server=server.base_url, lengths=[64, 256], trials=1, output_tokens=12)
+
+
+def test_a_context_sweep_draws_prefill_against_length_client_beside_server(page: Page) -> None:
+    record = off_the_loop(context_run)
+    lengths = record.summary["lengths"]
+    with BackgroundDashboard() as dashboard:
+        page.goto(f"{dashboard.url}/run/{record.run_id}")
+        expect(page.locator("#speed .js-plotly-plot")).to_have_count(4, timeout=15_000)  # no throughput here
+        assert traces(page, "speed-prefill") == 2
+        prefill = page.evaluate("document.getElementById('speed-prefill').data")
+        assert prefill[0]["x"] == [entry["prompt_tokens"] for entry in lengths]
+        assert prefill[0]["y"] == pytest.approx([entry["naive_client_prefill_tok_s"] for entry in lengths])
+        assert prefill[1]["y"] == pytest.approx([2000.0, 2000.0])  # 100 prompt tokens in 50 ms, as served
+        assert page.evaluate("document.getElementById('speed-ttft').layout.xaxis.type") == "linear"
+        expect(page.locator("#speed-prefill-gap")).to_contain_text("prefill by difference (server)")
+        expect(page.locator("#speed-gap tbody tr")).to_have_count(2)
+
+
 def chart_run() -> RunRecord:
     dataset = Dataset(
         key="chart-one", kind="chart", samples=[sample("bar-1")], sha256="0" * 64, path="chart-one"

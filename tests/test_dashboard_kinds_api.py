@@ -1,19 +1,27 @@
-"""Each run kind's headline on the dashboard: its label, value and unit, the rows that explain it, the
-long-context grid, and the leaderboard and runs table that carry it (through the HTTP API)."""
+"""Each run kind on the dashboard's HTTP API: the headline (label, value, unit), the rows that explain it,
+the long-context grid, the leaderboard and runs table that carry it, chart artifacts with their
+screenshot, and host samples as a run's metrics."""
 
 from __future__ import annotations
 
+import base64
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from benchlab import api
+from benchlab import api, settings
 from benchlab.analysis.summary import rate
 from benchlab.surfaces.dashboard.app import plan_launch
 from benchlab.surfaces.dashboard.headline import grid, headline, kind_rows
 from benchlab.testing.synthetic_runs import write_run
-from benchlab.types import RunRecord
+from benchlab.types import RunRecord, SampleResult
 from dashboard_support import client_for
+
+# A 1×1 transparent PNG, the smallest picture a browser decodes.
+PNG_PIXEL = base64.b64decode(
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=="
+)
 
 
 def mean_entry(mean: float, low: float, high: float, n: int) -> dict[str, Any]:
@@ -153,3 +161,57 @@ def test_leaderboard_and_runs_carry_each_kind_s_headline() -> None:
     labels = {run["run_id"]: run["headline"]["label"] for run in runs}
     assert labels[rubric.run_id] == "rubric mean" and labels[mcq.run_id] == "accuracy"
     assert detail["headline"]["label"] == "accuracy" and detail["kind_rows"][0][0] == "accuracy"
+
+
+def saved_chart_run(chart: Path, screenshot: Path) -> str:
+    def with_files(index: int, result: SampleResult) -> SampleResult:
+        details = {**result.score.details, "html_path": str(chart)}
+        state = {"render": {"html_sha256": "0" * 64, "screenshot": str(screenshot), "painted": 12}}
+        return result.model_copy(
+            update={
+                "score": result.score.model_copy(update={"details": details}),
+                "transcript": result.transcript.model_copy(update={"state": state}),
+            }
+        )
+
+    return write_run(api.open_store(), samples=1, tweak=with_files).run_id
+
+
+def test_a_chart_and_its_screenshot_are_served_from_the_artifacts_folder_only(tmp_path: Path) -> None:
+    charts = settings.ensure_home() / "artifacts" / "charts"
+    charts.mkdir(parents=True)
+    chart, screenshot = charts / "s00000-abc.html", charts / "s00000-abc.png"
+    chart.write_text("<!doctype html><svg><rect width='4' height='4'/></svg>")
+    screenshot.write_bytes(PNG_PIXEL)
+    inside = saved_chart_run(chart, screenshot)
+    outside_png = tmp_path / "elsewhere.png"
+    outside_png.write_bytes(PNG_PIXEL)
+    outside = saved_chart_run(chart, outside_png)
+    with client_for(plan_launch(port=8050)) as client:
+        sample = client.get(f"/api/runs/{inside}/samples/s00000").json()
+        assert sample["artifacts"] == [
+            {"key": "html_path", "kind": "page"},
+            {"key": "screenshot", "kind": "image"},
+        ]
+        page = client.get(f"/artifact/{inside}/s00000/html_path")
+        image = client.get(f"/artifact/{inside}/s00000/screenshot")
+        refused = client.get(f"/artifact/{outside}/s00000/screenshot")
+        unknown = client.get(f"/artifact/{inside}/s00000/render")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.headers["content-security-policy"].startswith("sandbox allow-scripts;")
+    assert image.status_code == 200 and image.headers["content-type"] == "image/png"
+    assert image.content == PNG_PIXEL and "sandbox" in image.headers["content-security-policy"]
+    assert refused.status_code == 403 and "BENCHLAB_HOME/artifacts" in refused.json()["error"]
+    assert unknown.status_code == 404
+
+
+def test_host_samples_are_the_metrics_a_run_page_gets() -> None:
+    store = api.open_store()
+    run = write_run(store, samples=3)
+    samples = [{"t": 0.5 * i, "cpu_percent": 10.0 * i, "memory_used_bytes": 2**30 + i} for i in range(4)]
+    store.add_event(run.run_id, "host_samples", {"samples": samples})
+    store.add_event(run.run_id, "run_finished", {"status": "finished"})
+    store.add_event(run.run_id, "server_metrics", {"tokens": 7})
+    with client_for(plan_launch(port=8050)) as client:
+        metrics = client.get(f"/api/runs/{run.run_id}").json()["metrics"]
+    assert metrics == {"host_samples": {"samples": samples}, "server_metrics": {"tokens": 7}}
