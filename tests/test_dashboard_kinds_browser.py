@@ -22,12 +22,14 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from typer.testing import CliRunner
 
 from benchlab import api, settings
+from benchlab.analysis.summary import rate
 from benchlab.catalog.datasets import Dataset
 from benchlab.cli import app as cli_app
 from benchlab.engine.runner import RunRequest, run_benchmark
 from benchlab.surfaces.dashboard.background import BackgroundDashboard
 from benchlab.tasks.chart import ChartTask
 from benchlab.testing.scripted_server import Pacing, Reply, ScriptedServer
+from benchlab.testing.synthetic_runs import write_run
 from benchlab.types import Endpoint, RunRecord
 from chart_fixtures import PERFECT_SVG, fenced, sample
 from conftest import make_mcq_file
@@ -321,3 +323,25 @@ def test_campaign_and_imported_runs_list_and_open(page: Page, tmp_path: Path) ->
             else f"{imported.summary['metric'].split(',')[0]} (lm-eval)"
         )
         expect(page.locator("#samples-range")).to_contain_text(f"of {len(imported.sample_ids)}")
+
+
+def test_a_long_context_run_shows_its_length_by_depth_grid(page: Page) -> None:
+    store = api.open_store()
+    base = write_run(store, samples=6, benchmark="needle")
+    summary = {
+        "accuracy": rate(4, 6),
+        "unparseable": rate(0, 6),
+        "grid": {"2048": {"10": rate(2, 2), "90": rate(1, 2)}, "8192": {"10": rate(1, 1), "90": rate(0, 1)}},
+        "token_count_note": "no tokenizer endpoint: lengths are estimates",
+    }
+    store.save_run(base.model_copy(update={"task_kind": "longcontext", "summary": summary}))
+    with BackgroundDashboard() as dashboard:
+        page.goto(f"{dashboard.url}/run/{base.run_id}")
+        grid = page.locator("#length-depth-grid")
+        expect(grid.locator("thead th")).to_have_text(["length (tokens)", "depth 10%", "depth 90%"])
+        expect(grid.locator("tbody tr").nth(0).locator("td")).to_have_text(
+            ["2048", "100% (2/2)", "50% (1/2)"]
+        )
+        expect(grid.locator("tbody tr").nth(1).locator("td")).to_have_text(["8192", "100% (1/1)", "0% (0/1)"])
+        expect(page.locator("#headline-tile .label")).to_have_text("accuracy")
+        expect(page.locator("#kind-figures")).to_contain_text("lengths are estimates")
