@@ -122,6 +122,13 @@ def test_a_speed_run_page_draws_its_figures_and_the_client_server_gap(page: Page
         # Requests are not right or wrong: a finished request reads "done", never "wrong".
         expect(page.locator("#samples-table tbody tr").first).to_contain_text("✓ done")
         expect(page.locator("#samples-table")).not_to_contain_text("✗ wrong")
+        page.goto(f"{dashboard.url}/live?run={record.run_id}")
+        requests = len(record.sample_ids)  # the warm-up included: every request finished
+        expect(page.locator("#live-tiles [data-field=requests-ok] .value")).to_have_text("100.0%")
+        expect(page.locator("#live-tiles [data-field=requests-ok] .sub")).to_contain_text(
+            f"{requests} of {requests}"
+        )
+        expect(page.locator("#live-tiles")).not_to_contain_text("accuracy")
         page.goto(f"{dashboard.url}/leaderboard")
         expect(page.locator("#leaderboard thead")).to_contain_text("output tok/s (best)")
 

@@ -7,7 +7,7 @@ const FEED_LIMIT = 500;
 // What the running share of `correct` samples means for each kind while it runs (the headline of
 // kinds with partial credit — a rubric mean, a weighted score — is computed when the run ends).
 const LIVE_LABEL = { toolcall: "full marks", agent: "solved", extract: "all fields right", chart: "perfect charts",
-  instruct: "prompt-level strict", code: "passed", speed: "requests ok" };
+  instruct: "prompt-level strict", code: "passed" };
 
 export async function render(main, _parts, query) {
   const runId = query.get("run") || (await getJSON("/api/live/latest")).run_id;
@@ -60,9 +60,13 @@ export async function render(main, _parts, query) {
   function scheduleChart() { pending ??= setTimeout(drawChart, 300); }
   function showStats(stats) {
     const rubric = run.task_kind === "rubric";  // a share of points per sample, never right or wrong
+    const speed = run.task_kind === "speed";  // requests: finished or failed, never right or wrong
+    const failed = stats.infra + stats.rejected + stats.unparseable;
     tiles.replaceChildren(
       rubric ? tile("rubric mean so far", pct(stats.mean_value), "mean share of points of the samples scored; the interval comes at the end",
         { dataset: { field: "rubric-mean" } }) :
+      speed ? tile("requests finished", stats.recorded ? pct((stats.recorded - failed) / stats.recorded) : "–",
+        `${stats.recorded - failed} of ${stats.recorded} (figures and charts on the run page)`, { dataset: { field: "requests-ok" } }) :
       tile(label, pct(stats.accuracy.rate), `95% CI ${rateText(stats.accuracy)} · ${stats.accuracy.k}/${stats.accuracy.n}`,
         { dataset: { field: "accuracy" } }),
       tile("recorded", `${stats.recorded} / ${run.planned}`, null, { dataset: { field: "recorded" } }),
@@ -72,7 +76,7 @@ export async function render(main, _parts, query) {
       tile("infra errors", String(stats.infra)),
       tile("rejected", String(stats.rejected)),
     );
-    if (rubric) return;
+    if (rubric || speed) return;
     addPoint(stats);
     scheduleChart();
   }
@@ -85,6 +89,7 @@ export async function render(main, _parts, query) {
   showStats(detail.tally);
   loadPlotly().then(scheduleChart);
   let host = run.summary.host;
+  let openedRunning = run.status === "running";
   showMetrics(detail.metrics, host);
 
   const after = Math.max(-1, detail.tally.recorded - FEED_LIMIT - 1);  // seq of the last row not shown
@@ -104,7 +109,10 @@ export async function render(main, _parts, query) {
   source.addEventListener("metrics", (event) => showMetrics(JSON.parse(event.data), host));
   source.addEventListener("status", async (event) => {
     const value = JSON.parse(event.data).status;
-    if (value !== "running" && !host) {  // the host summary is written with the finished record
+    // A run that ends while watched writes its host summary and samples as it finishes: fetch them
+    // once. (A run that had already ended when the page opened came with them.)
+    if (openedRunning && value !== "running" && !host) {
+      openedRunning = false;
       let finished = await getJSON(`/api/runs/${encodeURIComponent(runId)}`);
       if (!finished.metrics.host_samples) {  // stored just after the record: look once more
         await new Promise((resolve) => setTimeout(resolve, 1500));
