@@ -9,14 +9,20 @@ const PAGE = 50;
 const SHOWN_ELSEWHERE = new Set(["by_subject", "host", "levels", "rates", "lengths", "sizes", "grid", "headline",
   "speed_score", "by_instruction", "lm_eval_metrics"]);
 
-function summaryTiles(summary) {
+function summaryTiles(summary, headline) {
   const entries = [];
+  // Kinds ranked by another figure keep an `accuracy` field for old readers (a chart's mean score,
+  // a tool call's full marks): the headline card names it; an unlabelled copy here would mislead.
+  const hideAccuracy = headline && headline.metric !== "accuracy";
   for (const [key, value] of Object.entries(summary)) {
-    if (SHOWN_ELSEWHERE.has(key)) continue;
+    if (SHOWN_ELSEWHERE.has(key) || (hideAccuracy && key === "accuracy")) continue;
     if (value && typeof value === "object" && "k" in value && "n" in value) {
       entries.push([key.replaceAll("_", " "), `${rateText(value)} (${value.k}/${value.n})`]);
+    } else if (value && typeof value === "object" && "mean" in value && "ci_low" in value) {
+      entries.push([key.replaceAll("_", " "), `${rateText(value)} (n ${value.n}, mean)`]);
     } else if (value && typeof value === "object" && "p50" in value) {
-      const scale = key.endsWith("_s") ? ms : (x) => x.toFixed(1);
+      const rate = key.endsWith("per_s") || key.endsWith("tok_s");  // tokens per second, not seconds
+      const scale = key.endsWith("_s") && !rate ? ms : (x) => x.toFixed(1);
       entries.push([key.replaceAll("_", " "), `p50 ${scale(value.p50)} · p90 ${scale(value.p90)}`]);
     } else if (value === null || typeof value !== "object") {
       entries.push([key.replaceAll("_", " "), value === null ? "–" : String(value)]);
@@ -134,8 +140,9 @@ export async function render(main, [runId], query) {
     run.note ? el("p", { class: "warn", id: "model-note" }, run.note) : "",
     el("p", {}, el("a", { href: `${base}/export.json`, download: `${runId}.json`, id: "export-json" }, el("button", { class: "secondary" }, "Export JSON")), " ",
       el("a", { href: `${base}/export.csv`, download: `${runId}.csv`, id: "export-csv" }, el("button", { class: "secondary" }, "Export CSV"))),
+    headlineCard(detail) || "",
     el("div", { class: "split" },
-      el("section", { class: "card" }, el("h3", {}, "Summary"), summaryTiles(run.summary)),
+      el("section", { class: "card" }, el("h3", {}, "Summary"), summaryTiles(run.summary, detail.headline)),
       el("section", { class: "card" }, el("h3", {}, "Provenance"), kvTable([
         ["endpoint", run.endpoint.base_url], ["server", `${run.endpoint.server_kind} ${run.endpoint.server_version ?? ""}`],
         ["parameters", run.params], ["task options", run.task_options], ["dataset", run.provenance.dataset_path ?? "–"],
@@ -143,7 +150,7 @@ export async function render(main, [runId], query) {
         ["benchlab", `${run.provenance.benchlab_version} ${run.provenance.git_sha ?? ""}`],
         ["python", run.provenance.python], ["host", run.provenance.host], ["command", run.provenance.command ?? "–"],
         ["started", when(run.created_at)], ["finished", when(run.finished_at)]], { id: "provenance" }))),
-    headlineCard(detail) || "", gridCard(detail.grid) || "", bySubject(run.summary, detail.headline) || "");
+    gridCard(detail.grid) || "", bySubject(run.summary, detail.headline) || "");
   const drawings = [];
   if (run.task_kind === "speed") {
     const speed = speedSection(run);
