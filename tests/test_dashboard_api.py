@@ -125,9 +125,12 @@ def test_live_feed_resumes_after_last_event_id(runs) -> None:  # type: ignore[no
     ids = [int(line[4:]) for block in events for line in block.splitlines() if line.startswith("id: ")]
     assert ids == [20, 21, 22, 23]
     names = [block.splitlines()[0][len("event: ") :] for block in events]
-    assert names[-3:] == ["stats", "status", "end"]
-    stats = json.loads(events[-3].splitlines()[-1][len("data: ") :])
+    # The runner stores the host samples with the run: they come as one `metrics` event.
+    assert names[-4:] == ["stats", "metrics", "status", "end"]
+    stats = json.loads(events[-4].splitlines()[-1][len("data: ") :])
     assert stats["recorded"] == 24 and stats["accuracy"]["k"] == 16
+    metrics = json.loads(events[-3].splitlines()[-1][len("data: ") :])
+    assert list(metrics) == ["host_samples"] and metrics["host_samples"]["samples"][0]["cpu_percent"] >= 0
 
 
 def test_baselines_are_overridden_by_label_and_validated() -> None:

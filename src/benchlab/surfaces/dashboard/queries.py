@@ -16,6 +16,7 @@ from typing import Any
 
 from benchlab.analysis.summary import rate
 from benchlab.store.db import Store
+from benchlab.surfaces.dashboard.headline import headline
 from benchlab.types import RunRecord
 
 MAX_PAGE = 500
@@ -39,6 +40,7 @@ OUTCOMES = {
 RUN_COLUMNS = (
     "run_id, tag, benchmark, task_kind, model, status, created_at, finished_at, "
     "json_extract(record, '$.summary.accuracy') AS accuracy, "
+    "json_extract(record, '$.summary') AS summary, "
     "json_array_length(record, '$.sample_ids') AS planned"
 )
 
@@ -130,7 +132,7 @@ class DashboardQueries:
         limit, offset = _page(limit, offset)
         total = self._rows(f"SELECT COUNT(*) FROM samples WHERE {condition}", values)[0][0]
         rows = self._rows(
-            f"""SELECT seq, sample_id, subject, error_kind, correct, extracted, gold, attempts,
+            f"""SELECT seq, sample_id, subject, error_kind, correct, value, extracted, gold, attempts,
                        finished_at, {_LATENCY} AS latency
                 FROM samples WHERE {condition} ORDER BY seq LIMIT ? OFFSET ?""",
             [*values, limit, offset],
@@ -182,6 +184,7 @@ class DashboardQueries:
                       SUM(error_kind = 'model') AS unparseable,
                       SUM(error_kind = 'infra') AS infra,
                       SUM(error_kind = 'rejected') AS rejected,
+                      AVG(CASE WHEN error_kind = 'none' THEN value END) AS mean_value,
                       MIN(finished_at) AS first_at, MAX(finished_at) AS last_at,
                       SUM(CASE WHEN finished_at >= (SELECT MAX(finished_at) FROM samples
                                                      WHERE run_id = ?1) - 30 THEN 1 ELSE 0 END) AS recent
@@ -199,6 +202,8 @@ class DashboardQueries:
             "unparseable": row["unparseable"] or 0,
             "infra": row["infra"] or 0,
             "rejected": row["rejected"] or 0,
+            # Partial-credit kinds (a rubric's share of points) have no right/wrong: their running mean.
+            "mean_value": row["mean_value"],
             "elapsed_s": elapsed,
             "per_second": recorded / elapsed if elapsed > 0 else None,
             "recent_per_second": (row["recent"] or 0) / 30.0 if recorded else None,
@@ -227,10 +232,13 @@ class DashboardQueries:
         return trend
 
     def metric_events(self, run_id: str) -> dict[str, Any]:
-        """The newest payload of every `*metrics*` event a run recorded (host and server metrics)."""
+        """The newest payload of every host or server metrics event a run recorded: `host_samples`
+        (what the runner and the speed suite store: CPU, memory and server RSS over time) and any
+        `*metrics*` kind."""
         rows = self._rows(
             """SELECT kind, payload FROM events WHERE id IN (
-                   SELECT MAX(id) FROM events WHERE run_id = ? AND kind LIKE '%metrics%' GROUP BY kind)""",
+                   SELECT MAX(id) FROM events
+                   WHERE run_id = ? AND (kind = 'host_samples' OR kind LIKE '%metrics%') GROUP BY kind)""",
             (run_id,),
         )
         return {row["kind"]: json.loads(row["payload"]) for row in rows}
@@ -254,16 +262,18 @@ class DashboardQueries:
     # ---- leaderboard ---------------------------------------------------------------------------
 
     def leaderboard(self) -> list[dict[str, Any]]:
-        """The newest finished run of every (model, benchmark) pair that reports an accuracy."""
+        """The newest finished run of every (model, benchmark) pair that has a headline figure
+        (an accuracy, a rubric mean, a weighted score, tokens per second …)."""
         rows = self._rows(
             f"""SELECT {RUN_COLUMNS} FROM runs
-                WHERE status = 'finished' AND json_extract(record, '$.summary.accuracy.n') > 0
+                WHERE status = 'finished'
                   AND created_at = (SELECT MAX(created_at) FROM runs newer
                                     WHERE newer.model IS runs.model AND newer.benchmark = runs.benchmark
                                       AND newer.status = 'finished')
                 ORDER BY model, benchmark"""
         )
-        return [_run_row(row) for row in rows]
+        entries = [_run_row(row) for row in rows]
+        return [entry for entry in entries if entry["headline"] and entry["headline"]["value"] is not None]
 
     def runs_with_tag(self, tag: str) -> list[dict[str, Any]]:
         rows = self._rows(f"SELECT {RUN_COLUMNS} FROM runs WHERE tag = ? ORDER BY created_at DESC", (tag,))
@@ -296,4 +306,6 @@ def _page(limit: int, offset: int) -> tuple[int, int]:
 def _run_row(row: sqlite3.Row) -> dict[str, Any]:
     entry = dict(row)
     entry["accuracy"] = json.loads(entry["accuracy"]) if entry.get("accuracy") else None
+    summary = json.loads(entry.pop("summary") or "{}")
+    entry["headline"] = headline(entry.get("task_kind"), summary)
     return entry

@@ -21,13 +21,19 @@ from benchlab.catalog.datasets import BUILTIN_KEYS, DatasetError
 from benchlab.engine.runner import RunError
 from benchlab.store.db import StoreError
 from benchlab.surfaces.console import SMOKE_NOTE, is_smoke_model
-from benchlab.surfaces.dashboard import comparison, settings_store
+from benchlab.surfaces.dashboard import comparison, headline, settings_store
 from benchlab.surfaces.dashboard.control import redact
 from benchlab.surfaces.dashboard.live import parse_last_id, run_events
 from benchlab.surfaces.dashboard.queries import DashboardQueries, QueryError, RunFilter
 from benchlab.surfaces.dashboard.security import ARTIFACT_CSP
 
-ARTIFACT_SUFFIXES = {".html": "text/html", ".htm": "text/html", ".svg": "image/svg+xml"}
+ARTIFACT_SUFFIXES = {
+    ".html": "text/html",
+    ".htm": "text/html",
+    ".svg": "image/svg+xml",
+    ".png": "image/png",
+}
+PAGE_SUFFIXES = (".html", ".htm", ".svg")  # shown in a sandboxed frame; anything else is an image
 CSV_COLUMNS = (
     "seq",
     "sample_id",
@@ -130,7 +136,17 @@ async def run_detail(request: Request) -> Response:
     subjects = await run_in_threadpool(queries(request).subjects, run_id)
     tally = await run_in_threadpool(queries(request).tally, run_id)
     metrics = await run_in_threadpool(queries(request).metric_events, run_id)
-    return reply({"run": public_record(found), "subjects": subjects, "tally": tally, "metrics": metrics})
+    return reply(
+        {
+            "run": public_record(found),
+            "subjects": subjects,
+            "tally": tally,
+            "metrics": metrics,
+            "headline": headline.headline(found.task_kind, found.summary),
+            "kind_rows": headline.kind_rows(found.task_kind, found.summary),
+            "grid": headline.grid(found.summary),
+        }
+    )
 
 
 async def run_trend(request: Request) -> Response:
@@ -159,24 +175,32 @@ async def sample_detail(request: Request) -> Response:
     found = await run_in_threadpool(queries(request).sample, run_id, sample_id)
     if found is None:
         return problem(f"run {run_id!r} has no sample {sample_id!r}", 404)
-    found["artifacts"] = sorted(key for key, _ in artifact_paths(found["score"].get("details", {})))
+    found["artifacts"] = [
+        {"key": key, "kind": "page" if Path(path).suffix.lower() in PAGE_SUFFIXES else "image"}
+        for key, path in sorted(artifact_paths(found))
+    ]
     return reply(found)
 
 
-def artifact_paths(details: dict[str, Any]) -> Iterator[tuple[str, str]]:
-    """Score details that name a saved chart or page (`chart_path`, or any `*_path` to .html/.svg)."""
-    for key, value in details.items():
+def artifact_paths(sample: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """Files a sample saved: score details that name a chart or page (`html_path`, or any `*path` to
+    .html/.svg/.png) and the screenshot a chart render recorded in the transcript's state."""
+    for key, value in (sample["score"].get("details") or {}).items():
         if not (isinstance(value, str) and key.endswith("path")):
             continue
         if Path(value).suffix.lower() in ARTIFACT_SUFFIXES:
             yield key, value
+    render = ((sample.get("transcript") or {}).get("state") or {}).get("render") or {}
+    screenshot = render.get("screenshot") if isinstance(render, dict) else None
+    if isinstance(screenshot, str) and Path(screenshot).suffix.lower() == ".png":
+        yield "screenshot", screenshot
 
 
 async def artifact(request: Request) -> Response:
     """A model-written file, only from BENCHLAB_HOME/artifacts, served under a sandboxing CSP."""
     run_id, sample_id, key = (request.path_params[name] for name in ("run_id", "sample_id", "key"))
     found = await run_in_threadpool(queries(request).sample, run_id, sample_id)
-    paths = dict(artifact_paths(found["score"].get("details", {}))) if found else {}
+    paths = dict(artifact_paths(found)) if found else {}
     if key not in paths:
         return problem("no such artifact", 404)
     path = await run_in_threadpool(_inside_artifacts, paths[key])

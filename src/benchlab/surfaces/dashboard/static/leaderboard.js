@@ -1,6 +1,7 @@
 // Leaderboard: models × benchmarks (newest finished run of each pair) with intervals, and the
-// reference baselines (shipped with source and date, or set in Setup).
-import { el, getJSON, loadPlotly, pct, plotlyText, table } from "./util.js";
+// reference baselines (shipped with source and date, or set in Setup). Each benchmark's column is
+// labelled with its headline figure (accuracy, rubric mean, weighted score, field score, tok/s …).
+import { el, getJSON, headlineValue, loadPlotly, pct, plotlyText, table } from "./util.js";
 
 export async function render(main) {
   const data = await getJSON("/api/leaderboard");
@@ -13,14 +14,23 @@ export async function render(main) {
   }
   const baselines = data.baselines.filter((b) => benchmarks.includes(b.benchmark));
   const labels = [...new Set(baselines.map((b) => b.label))];
-  const cell = (entry) => entry
-    ? el("td", { dataset: { run: entry.run_id } }, el("strong", {}, pct(entry.accuracy.rate)),
-      el("div", { class: "muted" }, `[${pct(entry.accuracy.ci_low)}–${pct(entry.accuracy.ci_high)}] n=${entry.accuracy.n}`))
-    : el("td", { class: "muted" }, "–");
+  // One label per column: the headline of the benchmark's runs (they share a task kind).
+  const labelOf = new Map();
+  for (const entry of data.entries) if (!labelOf.has(entry.benchmark)) labelOf.set(entry.benchmark, entry.headline);
+  const shares = benchmarks.filter((b) => labelOf.get(b).unit === "share");
+  const cell = (entry) => {
+    if (!entry) return el("td", { class: "muted" }, "–");
+    const h = entry.headline;
+    const interval = h.low !== null && h.low !== undefined && h.unit === "share" ? `[${pct(h.low)}–${pct(h.high)}] ` : "";
+    return el("td", { dataset: { run: entry.run_id, metric: h.metric } }, el("strong", {}, headlineValue(h)),
+      h.label !== labelOf.get(entry.benchmark).label ? el("div", { class: "muted" }, h.label) : null,
+      el("div", { class: "muted" }, `${interval}n=${h.n ?? "?"}`));
+  };
+  const header = (b) => el("span", {}, b, el("div", { class: "muted metric-label" }, labelOf.get(b).label));
   if (!benchmarks.length) {
     main.append(el("p", { class: "muted" }, "No finished runs yet."));
   } else {
-    main.append(el("section", { class: "card" }, table(["model", ...benchmarks], [
+    main.append(el("section", { class: "card" }, table(["model", ...benchmarks.map(header)], [
       ...[...byModel.entries()].map(([model, cells]) => {
         const note = [...cells.values()].find((entry) => entry.note)?.note;
         return el("tr", {}, el("td", {}, model ?? "?", note ? el("div", { class: "warn", title: note }, "smoke model: chance by design") : null),
@@ -35,13 +45,15 @@ export async function render(main) {
     ], { id: "leaderboard" })));
     const chart = el("div", { class: "chart", id: "leaderboard-chart" });
     main.append(el("section", { class: "card" }, chart));
-    if (await loadPlotly()) {
-      const traces = [...byModel.entries()].map(([model, cells]) => {
-        const rows = benchmarks.map((b) => cells.get(b));
-        return { type: "bar", name: plotlyText(model ?? "?"), x: benchmarks.map(plotlyText),
-          y: rows.map((r) => r ? r.accuracy.rate : null),
-          error_y: { type: "data", symmetric: false, array: rows.map((r) => r ? r.accuracy.ci_high - r.accuracy.rate : null),
-            arrayminus: rows.map((r) => r ? r.accuracy.rate - r.accuracy.ci_low : null) } };
+    if (shares.length && await loadPlotly()) {
+      // Shares only (0–100%), each bar named by its benchmark and figure; tokens per second stay in the table.
+      const names = shares.map((b) => plotlyText(`${b} · ${labelOf.get(b).label}`));
+      const traces = [...byModel.entries()].filter(([, cells]) => shares.some((b) => cells.has(b))).map(([model, cells]) => {
+        const rows = shares.map((b) => cells.get(b)?.headline);
+        return { type: "bar", name: plotlyText(model ?? "?"), x: names,
+          y: rows.map((h) => h ? h.value : null),
+          error_y: { type: "data", symmetric: false, array: rows.map((h) => h && h.high !== null ? h.high - h.value : null),
+            arrayminus: rows.map((h) => h && h.low !== null ? h.value - h.low : null) } };
       });
       window.Plotly.newPlot(chart, traces, { barmode: "group", margin: { t: 10, r: 10, b: 40, l: 45 },
         yaxis: { range: [0, 1], tickformat: ".0%" } }, { displayModeBar: false, responsive: true });

@@ -1,19 +1,32 @@
 // One run: summary, provenance, exports, and the per-sample drill-down (paged and filtered in SQL).
-import { el, errorBox, getJSON, kvTable, ms, outcome, pct, rateText, table, when } from "./util.js";
+import { hostSection } from "./host.js";
+import { speedSection } from "./speed.js";
+import { el, errorBox, getJSON, headlineText, kvTable, ms, outcome, pct, rateText, table, tile, when } from "./util.js";
 
 const PAGE = 50;
 
-function summaryTiles(summary) {
+// Summary keys drawn elsewhere on the page (speed charts, host card, grid) or too bulky for a table row.
+const SHOWN_ELSEWHERE = new Set(["by_subject", "host", "levels", "rates", "lengths", "sizes", "grid", "headline",
+  "speed_score", "by_instruction", "lm_eval_metrics"]);
+
+function summaryTiles(summary, headline) {
   const entries = [];
+  // Kinds ranked by another figure keep an `accuracy` field for old readers (a chart's mean score,
+  // a tool call's full marks): the headline card names it; an unlabelled copy here would mislead.
+  const hideAccuracy = headline && headline.metric !== "accuracy";
   for (const [key, value] of Object.entries(summary)) {
+    if (SHOWN_ELSEWHERE.has(key) || (hideAccuracy && key === "accuracy")) continue;
     if (value && typeof value === "object" && "k" in value && "n" in value) {
       entries.push([key.replaceAll("_", " "), `${rateText(value)} (${value.k}/${value.n})`]);
+    } else if (value && typeof value === "object" && "mean" in value && "ci_low" in value) {
+      entries.push([key.replaceAll("_", " "), `${rateText(value)} (n ${value.n}, mean)`]);
     } else if (value && typeof value === "object" && "p50" in value) {
-      const scale = key.endsWith("_s") ? ms : (x) => x.toFixed(1);
+      const rate = key.endsWith("per_s") || key.endsWith("tok_s");  // tokens per second, not seconds
+      const scale = key.endsWith("_s") && !rate ? ms : (x) => x.toFixed(1);
       entries.push([key.replaceAll("_", " "), `p50 ${scale(value.p50)} · p90 ${scale(value.p90)}`]);
     } else if (value === null || typeof value !== "object") {
       entries.push([key.replaceAll("_", " "), value === null ? "–" : String(value)]);
-    } else if (key !== "by_subject") {
+    } else {
       // Anything else a task or the host-metrics recorder adds (token counts, letter bias, host load).
       entries.push([key.replaceAll("_", " "), JSON.stringify(value)]);
     }
@@ -21,12 +34,38 @@ function summaryTiles(summary) {
   return kvTable(entries, { id: "run-summary" });
 }
 
-function bySubject(summary) {
+function bySubject(summary, headline) {
   const subjects = summary.by_subject;
   if (!subjects || !Object.keys(subjects).length) return null;
-  return el("section", { class: "card" }, el("h3", {}, "By subject"),
-    table(["subject", "accuracy (95% CI)", "correct / scored"], Object.entries(subjects).map(([name, rate]) =>
-      el("tr", {}, el("td", {}, name), el("td", {}, rateText(rate)), el("td", {}, `${rate.k} / ${rate.n}`)))));
+  const label = headline?.label ?? "accuracy";
+  return el("section", { class: "card", id: "by-subject" }, el("h3", {}, "By subject"),
+    table(["subject", `${label} (95% CI)`, "n"], Object.entries(subjects).map(([name, rate]) =>
+      el("tr", {}, el("td", {}, name), el("td", {}, rateText(rate)),
+        el("td", {}, rate.k !== undefined ? `${rate.k} / ${rate.n}` : `${rate.n}`)))));
+}
+
+// The headline figure under its own label (a rubric mean is never called an accuracy), then the rows
+// that explain it.
+function headlineCard(detail) {
+  const h = detail.headline;
+  const rows = detail.kind_rows || [];
+  if (!h && !rows.length) return null;
+  return el("section", { class: "card", id: "run-headline" },
+    h ? el("div", { class: "tiles" }, tile(h.label, headlineText(h),
+      [h.interval ? `${h.interval}` : null, h.n ? `n ${h.n}` : null].filter(Boolean).join(" · "),
+      { id: "headline-tile", dataset: { metric: h.metric ?? "" } })) : null,
+    rows.length ? kvTable(rows, { id: "kind-figures" }) : null);
+}
+
+// Long context: accuracy by haystack length (rows) and needle depth (columns).
+function gridCard(grid) {
+  if (!grid) return null;
+  return el("section", { class: "card" }, el("h3", {}, "Accuracy by length × depth"),
+    table(["length (tokens)", ...grid.depths.map((d) => `depth ${d}%`)], grid.lengths.map((length, i) =>
+      el("tr", {}, el("td", {}, length), grid.rates[i].map((value, j) => {
+        const [k, n] = grid.counts[i][j];
+        return el("td", { class: value === null ? "muted" : "" }, value === null ? "–" : `${pct(value, 0)} (${k}/${n})`);
+      }))), { id: "length-depth-grid" }));
 }
 
 function toolCalls(calls) {
@@ -80,10 +119,14 @@ async function sampleDetail(runId, sampleId) {
         { id: "score-table" }),
         el("h3", {}, "Score breakdown and extraction"), kvTable(Object.entries(score.details || {}), { id: "score-details" }),
         Object.keys(transcript.state || {}).length ? [el("h3", {}, "Task state"), kvTable(Object.entries(transcript.state))] : null,
-        sample.artifacts.map((key) => [el("h3", {}, `Saved chart: ${key}`),
+        sample.artifacts.map(({ key, kind }) => {
+          const src = `/artifact/${encodeURIComponent(runId)}/${encodeURIComponent(sample.sample_id)}/${encodeURIComponent(key)}`;
           // Model-written HTML: sandboxed without same-origin rights, and served with a sandboxing CSP.
-          el("iframe", { class: "artifact", sandbox: "allow-scripts", referrerpolicy: "no-referrer",
-            src: `/artifact/${encodeURIComponent(runId)}/${encodeURIComponent(sample.sample_id)}/${encodeURIComponent(key)}` })]))));
+          // A screenshot is a PNG: an image element cannot run anything.
+          return kind === "page"
+            ? [el("h3", {}, `Saved chart: ${key}`), el("iframe", { class: "artifact", sandbox: "allow-scripts", referrerpolicy: "no-referrer", src })]
+            : [el("h3", {}, `Screenshot: ${key}`), el("img", { class: "artifact-image", alt: `screenshot of the chart (${key})`, src })];
+        }))));
 }
 
 export async function render(main, [runId], query) {
@@ -97,8 +140,9 @@ export async function render(main, [runId], query) {
     run.note ? el("p", { class: "warn", id: "model-note" }, run.note) : "",
     el("p", {}, el("a", { href: `${base}/export.json`, download: `${runId}.json`, id: "export-json" }, el("button", { class: "secondary" }, "Export JSON")), " ",
       el("a", { href: `${base}/export.csv`, download: `${runId}.csv`, id: "export-csv" }, el("button", { class: "secondary" }, "Export CSV"))),
+    headlineCard(detail) || "",
     el("div", { class: "split" },
-      el("section", { class: "card" }, el("h3", {}, "Summary"), summaryTiles(run.summary)),
+      el("section", { class: "card" }, el("h3", {}, "Summary"), summaryTiles(run.summary, detail.headline)),
       el("section", { class: "card" }, el("h3", {}, "Provenance"), kvTable([
         ["endpoint", run.endpoint.base_url], ["server", `${run.endpoint.server_kind} ${run.endpoint.server_version ?? ""}`],
         ["parameters", run.params], ["task options", run.task_options], ["dataset", run.provenance.dataset_path ?? "–"],
@@ -106,7 +150,19 @@ export async function render(main, [runId], query) {
         ["benchlab", `${run.provenance.benchlab_version} ${run.provenance.git_sha ?? ""}`],
         ["python", run.provenance.python], ["host", run.provenance.host], ["command", run.provenance.command ?? "–"],
         ["started", when(run.created_at)], ["finished", when(run.finished_at)]], { id: "provenance" }))),
-    bySubject(run.summary) || "");
+    gridCard(detail.grid) || "", bySubject(run.summary, detail.headline) || "");
+  const drawings = [];
+  if (run.task_kind === "speed") {
+    const speed = speedSection(run);
+    main.append(speed.section);
+    drawings.push(speed.draw);
+  }
+  if (run.summary.host || Object.keys(detail.metrics || {}).length) {
+    const host = hostSection(run.summary.host, detail.metrics);
+    main.append(host.section);
+    drawings.push(host.draw);
+  }
+  for (const draw of drawings) draw();
 
   const outcomeSelect = el("select", { name: "outcome" }, ["", "correct", "wrong", "unparseable", "infra", "rejected"]
     .map((value) => el("option", { value }, value || "(any)")));
@@ -135,10 +191,11 @@ export async function render(main, [runId], query) {
     if (search.value) params.set("q", search.value);
     try {
       const page = await getJSON(`${base}/samples?${params}`);
-      tableBox.replaceChildren(table(["#", "sample", "subject", "answer", "gold", "outcome", "latency", "attempts"],
+      tableBox.replaceChildren(table(["#", "sample", "subject", "answer", "gold", "outcome", "score", "latency", "attempts"],
         page.samples.map((row) => el("tr", { class: "clickable", dataset: { sample: row.sample_id }, onclick: () => show(row.sample_id) },
           el("td", {}, row.seq + 1), el("td", {}, row.sample_id), el("td", {}, row.subject ?? "–"),
           el("td", { class: "answer" }, row.extracted ?? "–"), el("td", {}, row.gold ?? "–"), el("td", {}, outcome(row)),
+          el("td", { class: "score" }, row.value === null || row.value === undefined ? "–" : String(Math.round(row.value * 1000) / 1000)),
           el("td", {}, ms(row.latency)), el("td", {}, row.attempts)))));
       pager.replaceChildren(
         el("button", { class: "secondary", disabled: offset === 0, onclick: () => { offset -= PAGE; load(); } }, "◀ previous"),

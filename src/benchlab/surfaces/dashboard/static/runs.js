@@ -1,5 +1,5 @@
 // Runs: every run in the store, filtered and paged by the server (SQL), newest first.
-import { el, errorBox, getJSON, navigate, rateText, table, when } from "./util.js";
+import { el, errorBox, getJSON, headlineText, navigate, table, when } from "./util.js";
 
 const PAGE = 50;
 
@@ -31,11 +31,12 @@ export async function render(main, _parts, query) {
     }
     try {
       const page = await getJSON(`/api/runs?${params}`);
-      body.replaceChildren(table(["run", "tag", "benchmark", "model", "status", "accuracy (95% CI)", "samples", "started"],
+      body.replaceChildren(table(["run", "tag", "benchmark", "model", "status", "headline (95% CI)", "samples", "started"],
         page.runs.map((run) => el("tr", { class: "clickable", dataset: { run: run.run_id },
           onclick: () => navigate(`/run/${encodeURIComponent(run.run_id)}`) },
           el("td", {}, run.run_id), el("td", {}, run.tag), el("td", {}, run.benchmark), el("td", {}, run.model ?? "–"),
-          el("td", {}, run.status), el("td", {}, rateText(run.accuracy)),
+          el("td", {}, run.status), el("td", { class: "headline", dataset: { metric: run.headline?.metric ?? "" } },
+            run.headline ? [el("span", { class: "muted" }, `${run.headline.label} `), headlineText(run.headline)] : "–"),
           el("td", {}, `${run.recorded} / ${run.planned ?? "?"}`), el("td", {}, when(run.created_at))))));
       pager.replaceChildren(
         el("button", { class: "secondary", disabled: offset === 0, onclick: () => { offset -= PAGE; load(); } }, "◀ newer"),

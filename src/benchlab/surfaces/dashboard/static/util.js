@@ -47,7 +47,22 @@ export function pct(value, digits = 1) {
 
 export function rateText(rate) {
   if (!rate || !rate.n) return "–";
-  return `${pct(rate.rate)} [${pct(rate.ci_low)}–${pct(rate.ci_high)}]`;
+  // rate() entries carry `rate`; bootstrap means (rubric) carry `mean`.
+  return `${pct(rate.rate ?? rate.mean)} [${pct(rate.ci_low)}–${pct(rate.ci_high)}]`;
+}
+
+// A run's headline figure (from the server's headline.py): its value in its own unit.
+export function headlineValue(h) {
+  if (!h || h.value === null || h.value === undefined) return "–";
+  if (h.unit === "share") return pct(h.value);
+  if (h.unit === "tok/s") return `${h.value.toFixed(1)} tok/s`;
+  return String(Math.round(h.value * 1000) / 1000);
+}
+
+export function headlineText(h) {
+  if (!h || h.value === null || h.value === undefined) return "–";
+  const interval = h.low !== null && h.low !== undefined && h.unit === "share" ? ` [${pct(h.low)}–${pct(h.high)}]` : "";
+  return `${headlineValue(h)}${interval}`;
 }
 
 export function ms(seconds) {
@@ -62,6 +77,8 @@ export function outcome(row) {
   if (row.error_kind === "infra") return el("span", { class: "warn" }, "infra error");
   if (row.error_kind === "rejected") return el("span", { class: "warn" }, "rejected");
   if (row.error_kind === "model") return el("span", { class: "bad" }, "unparseable");
+  // Kinds without right/wrong per sample (speed requests, partial-credit scores) carry a null `correct`.
+  if (row.correct === null || row.correct === undefined) return el("span", { class: "muted" }, "✓ done");
   return row.correct ? el("span", { class: "good" }, "✓ correct") : el("span", { class: "bad" }, "✗ wrong");
 }
 
