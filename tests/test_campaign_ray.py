@@ -1,0 +1,273 @@
+"""Campaigns on Ray: a local Ray cluster started here runs the jobs as actors near their endpoints,
+results come back as envelopes into the driver's one store, comparisons match the local executor,
+and a partial run in the driver's store is continued on Ray without asking a finished sample again."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from benchlab import api
+from benchlab.campaign.plan import EndpointPlan, PlanError, load_plan
+from benchlab.cli import app
+from benchlab.testing.scripted_server import Pacing, ScriptedServer
+from conftest import make_mcq_file
+from scripted import answering
+
+ray = pytest.importorskip("ray", reason="needs the `ray` extra: pip install 'benchlab[ray]'")
+
+from benchlab.campaign.on_ray import RayUnavailable, placement, run_on_ray  # noqa: E402
+from benchlab.campaign.ray_worker import JobOrder, ReplicaWorker  # noqa: E402
+from benchlab.exchange import envelope  # noqa: E402
+
+runner = CliRunner()
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+TESTS = str(Path(__file__).resolve().parent)
+
+
+@pytest.fixture(scope="module")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, float]]:
+    """A local two-CPU Ray cluster with a custom resource standing for "the node near gpu-a".
+
+    Its workers inherit this environment, so they import this checkout of benchlab and keep their
+    (shared) dataset cache in a temporary home, never the user's."""
+    saved = {name: os.environ.get(name) for name in ("PYTHONPATH", "BENCHLAB_HOME")}
+    os.environ["PYTHONPATH"] = os.pathsep.join([SRC, TESTS, *filter(None, [saved["PYTHONPATH"]])])
+    os.environ["BENCHLAB_HOME"] = str(tmp_path_factory.mktemp("ray-workers-home"))
+    ray.init(
+        num_cpus=2,
+        resources={"gpu-a": 1},
+        include_dashboard=False,
+        logging_level="error",
+        log_to_driver=False,
+    )
+    try:
+        yield ray.cluster_resources()
+    finally:
+        ray.shutdown()
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _plan(path: Path, data: Path, good: list[str], flawed: str, extra: str = "") -> Path:
+    urls = ", ".join(f'"{url}"' for url in good)
+    path.write_text(
+        f"""
+name = "onray"
+benchmarks = ["{data}"]
+concurrency = 2
+{extra}
+[[endpoints]]
+name = "good"
+urls = [{urls}]
+ray_resources = {{"gpu-a" = 0.5}}
+[[endpoints]]
+name = "flawed"
+urls = ["{flawed}"]
+[grid]
+seed = [1, 2]
+[[compare]]
+by = "endpoint"
+"""
+    )
+    return path
+
+
+def _samples(database: Path) -> dict[tuple[str, str], tuple[str, int | None, int]]:
+    with sqlite3.connect(database) as connection:
+        rows = connection.execute(
+            "SELECT r.tag, s.sample_id, s.error_kind, s.correct, s.attempts "
+            "FROM samples s JOIN runs r USING (run_id)"
+        ).fetchall()
+    return {(tag, sample): (kind, correct, attempts) for tag, sample, kind, correct, attempts in rows}
+
+
+def test_a_campaign_on_ray_lands_exact_results_in_the_drivers_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ray_cluster: dict[str, float]
+) -> None:
+    data = make_mcq_file(tmp_path / "q.jsonl", 12)
+    pace = Pacing(latency=0.01)
+    with (
+        ScriptedServer(answering(lambda i: True), pacing=pace) as right_1,
+        ScriptedServer(answering(lambda i: True), pacing=pace) as right_2,
+        ScriptedServer(answering(lambda i: i % 3 != 0), pacing=pace) as flawed,
+    ):
+        plan = _plan(tmp_path / "plan.toml", data, [right_1.base_url, right_2.base_url], flawed.base_url)
+        local_home, ray_home = tmp_path / "local-home", tmp_path / "ray-home"
+        monkeypatch.setenv("BENCHLAB_HOME", str(local_home))
+        local = runner.invoke(app, ["campaign", str(plan), "--json"])
+        asked_locally = len(right_1.requests) + len(right_2.requests), len(flawed.requests)
+        for server in (right_1, right_2, flawed):
+            server.requests.clear()
+        monkeypatch.setenv("BENCHLAB_HOME", str(ray_home))
+        on_ray = runner.invoke(app, ["campaign", str(plan), "--ray", "auto", "--json"])
+        asked_on_ray = len(right_1.requests) + len(right_2.requests), len(flawed.requests)
+    assert local.exit_code == 0, local.stderr
+    assert on_ray.exit_code == 0, on_ray.stderr
+    assert asked_locally == asked_on_ray == (24, 24)  # every question once per job, nothing twice
+    local_report, ray_report = json.loads(local.stdout), json.loads(on_ray.stdout)
+
+    good = [job for job in ray_report["jobs"] if job["endpoint"] == "good"]
+    assert {job["replica"] for job in good} == {right_1.base_url, right_2.base_url}  # replicas shared it
+    for mine, theirs in zip(ray_report["jobs"], local_report["jobs"], strict=True):
+        assert mine["tag"] == theirs["tag"] and mine["run"]["status"] == "finished"
+        assert mine["run"]["summary"]["accuracy"] == theirs["run"]["summary"]["accuracy"]
+    assert [_without_run_ids(pair["comparison"]) for pair in ray_report["comparisons"]] == [
+        _without_run_ids(pair["comparison"]) for pair in local_report["comparisons"]
+    ]
+    assert [(c["comparison"]["n_pairs"], c["comparison"]["only_a"]) for c in ray_report["comparisons"]] == [
+        (12, 4),
+        (12, 4),
+    ]  # questions 0, 3, 6 and 9 are right only on `good`
+
+    # Every sample, with its transcript, is in the driver's store exactly as a local run leaves it.
+    assert _samples(ray_home / "benchlab.db") == _samples(local_home / "benchlab.db")
+    results = api.open_store().results(good[0]["run"]["run_id"], with_transcripts=True)
+    assert len(results) == 12 and all(result.transcript is not None for result in results)
+
+
+def test_a_partial_run_in_the_drivers_store_is_continued_on_ray(
+    tmp_path: Path, benchlab_home: Path, ray_cluster: dict[str, float]
+) -> None:
+    data = make_mcq_file(tmp_path / "q.jsonl", 10)
+    with (
+        ScriptedServer(answering(lambda i: True)) as right,
+        ScriptedServer(answering(lambda i: i % 2 == 0)) as flawed,
+    ):
+        plan_file = _plan(tmp_path / "plan.toml", data, [right.base_url], flawed.base_url)
+        first = api.campaign(plan_file)  # here, on the driver
+        assert first.ok and len(right.requests) == 20 and len(flawed.requests) == 20
+        before = _samples(benchlab_home / "benchlab.db")
+
+        # As if the campaign had been killed: one job's run lost 7 of its 10 samples and never finished.
+        cut = first.jobs[0].record
+        assert cut is not None and cut.tag == f"onray/good/{data}/seed=1"
+        with sqlite3.connect(benchlab_home / "benchlab.db") as connection:
+            kept = [row[0] for row in connection.execute(
+                "SELECT sample_id FROM samples WHERE run_id = ? ORDER BY seq LIMIT 3", (cut.run_id,)
+            )]  # fmt: skip
+            connection.execute(
+                "DELETE FROM samples WHERE run_id = ? AND sample_id NOT IN (?, ?, ?)", (cut.run_id, *kept)
+            )
+            connection.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = ?", (cut.run_id,))
+        right.requests.clear()
+        flawed.requests.clear()
+
+        _plan(plan_file, data, [right.base_url], flawed.base_url, 'ray = "auto"')  # now on Ray
+        again = api.campaign(plan_file)
+        asked = [f"q{_number(body):03d}" for body in right.requests]
+    assert again.ok
+    assert len(asked) == 7 and not set(asked) & set(kept)  # only the missing samples were asked
+    assert flawed.requests == []  # finished jobs are not asked again
+    resumed = next(job for job in again.jobs if job.tag == cut.tag).record
+    assert resumed is not None and resumed.run_id == cut.run_id and resumed.status.value == "finished"
+    after = _samples(benchlab_home / "benchlab.db")
+    assert {key: value[:2] for key, value in after.items()} == {
+        key: value[:2] for key, value in before.items()
+    }
+    assert [pair.comparison.as_dict() for pair in again.comparisons if pair.comparison] == [
+        pair.comparison.as_dict() for pair in first.comparisons if pair.comparison
+    ]  # the same runs, so the same figures
+
+
+def _without_run_ids(comparison: dict[str, Any]) -> dict[str, Any]:
+    """A comparison's figures and tags; run ids differ between two stores by construction."""
+    return {
+        key: {k: v for k, v in value.items() if k != "run_id"} if key in ("a", "b") else value
+        for key, value in comparison.items()
+    }
+
+
+def _number(body: dict[str, Any]) -> int:
+    from scripted import question_number
+
+    return question_number(body)
+
+
+def test_an_endpoint_asks_for_its_resources_and_a_missing_one_is_refused(
+    tmp_path: Path, ray_cluster: dict[str, float]
+) -> None:
+    near = EndpointPlan(name="a", urls=["http://a:1"], ray_resources={"gpu-a": 1, "CPU": 0.5, "GPU": 0})
+    assert placement(near) == {
+        "num_cpus": 0.5,
+        "num_gpus": 0,
+        "resources": {"gpu-a": 1},
+        "max_concurrency": 1,
+    }
+    assert placement(EndpointPlan(name="b", urls=["http://b:1"])) == {"num_cpus": 0, "max_concurrency": 1}
+    plan = load_plan(_plan(tmp_path / "plan.toml", tmp_path / "q.jsonl", ["http://a:1"], "http://b:1"))
+    greedy = plan.model_copy(
+        update={"endpoints": [plan.endpoints[0].model_copy(update={"ray_resources": {"gpu-b": 2}})]}
+    )
+    with pytest.raises(RayUnavailable, match=r"'good' asks for ray_resources gpu-b=2 .* offers 0"):
+        run_on_ray(greedy, "auto", say=lambda _: None, command=None)
+
+
+def test_endpoints_served_by_benchlab_are_refused_on_ray(tmp_path: Path) -> None:
+    plan_file = tmp_path / "plan.toml"
+    plan_file.write_text('name = "x"\nbenchmarks = ["sample"]\n[[endpoints]]\nname = "s"\nsmoke = true\n')
+    with pytest.raises(PlanError, match=r"endpoints s are served by benchlab itself.*list their `urls`"):
+        run_on_ray(load_plan(plan_file), "auto", say=lambda _: None, command=None)
+
+
+def test_without_ray_installed_the_message_names_the_extra(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    plan_file = tmp_path / "plan.toml"
+    plan_file.write_text(
+        'name = "x"\nbenchmarks = ["sample"]\n[[endpoints]]\nname = "a"\nurls = ["http://a"]\n'
+    )
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now fails as if not installed
+    result = runner.invoke(app, ["campaign", str(plan_file), "--ray", "auto"])
+    assert result.exit_code != 0
+    assert "pip install 'benchlab[ray]'" in result.stderr
+
+
+def test_a_worker_without_the_drivers_disk_runs_the_shipped_file_in_a_private_home(
+    tmp_path: Path, benchlab_home: Path
+) -> None:
+    data = make_mcq_file(tmp_path / "q.jsonl", 6)
+    order = JobOrder(tag="t/a/q", benchmark="/nowhere/on/this/worker/q.jsonl", dataset=data.read_bytes())
+    batches = ListSink()
+    with ScriptedServer(answering(lambda i: i < 4)) as server:
+        done = ReplicaWorker(server.base_url, flush_every=0.01).run(order, None, batches)
+    assert done.error is None and done.envelope is not None
+    record, _ = envelope.read(done.envelope)
+    assert (record.benchmark, record.tag, record.status.value) == ("q", "t/a/q", "finished")
+    assert record.summary["accuracy"]["k"] == 4
+    streamed = [result for batch in batches for result in envelope.read(batch)[1]]
+    assert sorted(result.sample_id for result in streamed) == [f"q{i:03d}" for i in range(6)]
+    assert os.environ["BENCHLAB_HOME"] == str(benchlab_home)  # the private home was only for the job
+    assert not (benchlab_home / "benchlab.db").exists()  # the worker never wrote the driver's store
+
+
+class ListSink(list[dict[str, Any]]):
+    def put(self, item: dict[str, Any]) -> None:
+        self.append(item)
+
+
+class BrokenSink:
+    def put(self, item: dict[str, Any]) -> None:
+        raise ConnectionError("the queue's node went away")
+
+
+def test_when_the_sink_fails_the_final_envelope_carries_every_sample(tmp_path: Path) -> None:
+    data = make_mcq_file(tmp_path / "q.jsonl", 5)
+    order = JobOrder(tag="t/b/q", benchmark=str(data), dataset=data.read_bytes())
+    with ScriptedServer(answering(lambda i: True)) as server:
+        done = ReplicaWorker(server.base_url, flush_every=0.01).run(order, None, BrokenSink())
+    assert done.error is None and done.envelope is not None
+    record, samples = envelope.read(done.envelope)
+    assert record.status.value == "finished" and len(samples) == 5
+    assert all(sample.transcript is not None for sample in samples)
