@@ -1,13 +1,16 @@
 """Campaigns on Ray: a local Ray cluster started here runs the jobs as actors near their endpoints,
 results come back as envelopes into the driver's one store, comparisons match the local executor,
-and a partial run in the driver's store is continued on Ray without asking a finished sample again."""
+and a campaign whose driver was killed resumes on Ray without asking a stored sample again."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import sqlite3
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -137,50 +140,6 @@ def test_a_campaign_on_ray_lands_exact_results_in_the_drivers_store(
     assert len(results) == 12 and all(result.transcript is not None for result in results)
 
 
-def test_a_partial_run_in_the_drivers_store_is_continued_on_ray(
-    tmp_path: Path, benchlab_home: Path, ray_cluster: dict[str, float]
-) -> None:
-    data = make_mcq_file(tmp_path / "q.jsonl", 10)
-    with (
-        ScriptedServer(answering(lambda i: True)) as right,
-        ScriptedServer(answering(lambda i: i % 2 == 0)) as flawed,
-    ):
-        plan_file = _plan(tmp_path / "plan.toml", data, [right.base_url], flawed.base_url)
-        first = api.campaign(plan_file)  # here, on the driver
-        assert first.ok and len(right.requests) == 20 and len(flawed.requests) == 20
-        before = _samples(benchlab_home / "benchlab.db")
-
-        # As if the campaign had been killed: one job's run lost 7 of its 10 samples and never finished.
-        cut = first.jobs[0].record
-        assert cut is not None and cut.tag == f"onray/good/{data}/seed=1"
-        with sqlite3.connect(benchlab_home / "benchlab.db") as connection:
-            kept = [row[0] for row in connection.execute(
-                "SELECT sample_id FROM samples WHERE run_id = ? ORDER BY seq LIMIT 3", (cut.run_id,)
-            )]  # fmt: skip
-            connection.execute(
-                "DELETE FROM samples WHERE run_id = ? AND sample_id NOT IN (?, ?, ?)", (cut.run_id, *kept)
-            )
-            connection.execute("UPDATE runs SET status = 'interrupted' WHERE run_id = ?", (cut.run_id,))
-        right.requests.clear()
-        flawed.requests.clear()
-
-        _plan(plan_file, data, [right.base_url], flawed.base_url, 'ray = "auto"')  # now on Ray
-        again = api.campaign(plan_file)
-        asked = [f"q{_number(body):03d}" for body in right.requests]
-    assert again.ok
-    assert len(asked) == 7 and not set(asked) & set(kept)  # only the missing samples were asked
-    assert flawed.requests == []  # finished jobs are not asked again
-    resumed = next(job for job in again.jobs if job.tag == cut.tag).record
-    assert resumed is not None and resumed.run_id == cut.run_id and resumed.status.value == "finished"
-    after = _samples(benchlab_home / "benchlab.db")
-    assert {key: value[:2] for key, value in after.items()} == {
-        key: value[:2] for key, value in before.items()
-    }
-    assert [pair.comparison.as_dict() for pair in again.comparisons if pair.comparison] == [
-        pair.comparison.as_dict() for pair in first.comparisons if pair.comparison
-    ]  # the same runs, so the same figures
-
-
 def _without_run_ids(comparison: dict[str, Any]) -> dict[str, Any]:
     """A comparison's figures and tags; run ids differ between two stores by construction."""
     return {
@@ -193,6 +152,65 @@ def _number(body: dict[str, Any]) -> int:
     from scripted import question_number
 
     return question_number(body)
+
+
+def test_a_killed_driver_resumes_on_ray_without_asking_a_stored_sample_again(
+    tmp_path: Path, benchlab_home: Path, ray_cluster: dict[str, float]
+) -> None:
+    data = make_mcq_file(tmp_path / "q.jsonl", 40)
+    database = benchlab_home / "benchlab.db"
+    with ScriptedServer(answering(lambda i: i % 5 != 0), pacing=Pacing(latency=0.05)) as server:
+        plan_file = tmp_path / "plan.toml"
+        plan_file.write_text(
+            f'name = "killed"\nbenchmarks = ["{data}"]\nconcurrency = 1\nray = "auto"\n'
+            f'[[endpoints]]\nname = "only"\nurls = ["{server.base_url}"]\n[grid]\nseed = [1, 2]\n'
+        )
+        # A second driver joins this test's cluster from its own process (`--ray` wins over the
+        # plan's `ray`), and is killed midway.
+        address = ray.get_runtime_context().gcs_address
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "benchlab", "campaign", str(plan_file), "--ray", address, "--json"],
+            env={**os.environ, "BENCHLAB_HOME": str(benchlab_home)},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 60
+        while _stored(database) < 6 and time.monotonic() < deadline and driver.poll() is None:
+            time.sleep(0.05)
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=30)
+        _wait_until_quiet(server)  # the killed driver's workers are stopped by Ray
+        before = _samples(database)
+        assert 6 <= len(before) < 80, "the campaign should be killed midway"
+        server.requests.clear()
+
+        again = api.campaign(plan_file)  # the plan's `ray = "auto"`: this process's cluster
+        asked = {
+            (f"killed/only/{data}/seed={body['seed']}", f"q{_number(body):03d}") for body in server.requests
+        }
+    assert again.ok
+    assert len(server.requests) == len(asked) == 80 - len(before)  # the missing ones, each once
+    assert not asked & set(before)  # nothing the driver had stored was asked again
+    after = _samples(database)
+    assert len(after) == 80 and all(kind == "none" for kind, _, _ in after.values())
+    assert [job.record.summary["accuracy"]["k"] for job in again.jobs if job.record] == [32, 32]
+
+
+def _stored(database: Path) -> int:
+    try:
+        with sqlite3.connect(database) as connection:
+            return int(connection.execute("SELECT COUNT(*) FROM samples").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def _wait_until_quiet(server: ScriptedServer, quiet: float = 1.0, limit: float = 20.0) -> None:
+    end = time.monotonic() + limit
+    count, since = server.request_count, time.monotonic()
+    while time.monotonic() < end and time.monotonic() - since < quiet:
+        time.sleep(0.1)
+        if server.request_count != count:
+            count, since = server.request_count, time.monotonic()
 
 
 def test_an_endpoint_asks_for_its_resources_and_a_missing_one_is_refused(
