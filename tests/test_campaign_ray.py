@@ -27,7 +27,7 @@ from scripted import answering
 
 ray = pytest.importorskip("ray", reason="needs the `ray` extra: pip install 'benchlab[ray]'")
 
-from benchlab.campaign.on_ray import RayUnavailable, placement, run_on_ray  # noqa: E402
+from benchlab.campaign.on_ray import RayUnavailable, catalog_files, placement, run_on_ray  # noqa: E402
 from benchlab.campaign.ray_worker import JobOrder, ReplicaWorker  # noqa: E402
 from benchlab.exchange import envelope  # noqa: E402
 
@@ -289,3 +289,25 @@ def test_when_the_sink_fails_the_final_envelope_carries_every_sample(tmp_path: P
     record, samples = envelope.read(done.envelope)
     assert record.status.value == "finished" and len(samples) == 5
     assert all(sample.transcript is not None for sample in samples)
+
+
+def test_a_worker_resolves_the_drivers_own_benchmark_definitions(benchlab_home: Path) -> None:
+    definitions = benchlab_home / "benchmarks"
+    definitions.mkdir(parents=True)
+    (definitions / "house_mcq.toml").write_text(
+        'key = "house_mcq"\nname = "house questions"\ndomain = "test"\ntier = "current"\nkind = "mcq"\n'
+        'fit = "accuracy"\nlicense = "MIT"\ncitation = "benchlab tests"\n'
+        '[[sources]]\ntype = "builtin"\nname = "sample_mcq.jsonl"\n'
+    )
+    shipped = catalog_files()
+    assert set(shipped) == {"benchmarks/house_mcq.toml"}
+    with ScriptedServer("Answer: A") as server:
+        worker = ReplicaWorker(server.base_url, flush_every=0.01)
+        blind = worker.run(JobOrder(tag="t/c/blind", benchmark="house_mcq", n=3), None, ListSink())
+        seeing = worker.run(
+            JobOrder(tag="t/c/seeing", benchmark="house_mcq", n=3, home_files=shipped), None, ListSink()
+        )
+    assert blind.error is not None and "house_mcq" in blind.error  # a private home alone cannot see it
+    assert seeing.error is None and seeing.envelope is not None
+    record, _ = envelope.read(seeing.envelope)
+    assert (record.benchmark, len(record.sample_ids), record.status.value) == ("house_mcq", 3, "finished")

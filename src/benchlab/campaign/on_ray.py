@@ -19,11 +19,13 @@ import queue
 from pathlib import Path
 from typing import Any
 
-from benchlab import api
+from benchlab import api, settings
 from benchlab.campaign import writeback
 from benchlab.campaign.execute import CampaignResult, JobOutcome, Say, _compare
 from benchlab.campaign.plan import EndpointPlan, Job, Plan, PlanError, jobs
 from benchlab.campaign.ray_worker import TRIGGER, JobOrder, JobReturn, ReplicaWorker
+from benchlab.catalog.lockfile import user_lock_path
+from benchlab.catalog.registry import user_definitions_dir
 from benchlab.store.db import Store
 
 
@@ -101,7 +103,16 @@ def placement(endpoint: EndpointPlan) -> dict[str, Any]:
     return options
 
 
-def job_order(plan: Plan, endpoint: EndpointPlan, job: Job, command: str | None) -> JobOrder:
+def catalog_files() -> dict[str, bytes]:
+    """The driver's lock and own benchmark definitions, keyed by their path under its home."""
+    home = settings.home()
+    files = [user_lock_path(), *sorted(user_definitions_dir().glob("*.toml"))]
+    return {str(path.relative_to(home)): path.read_bytes() for path in files if path.is_file()}
+
+
+def job_order(
+    plan: Plan, endpoint: EndpointPlan, job: Job, command: str | None, home_files: dict[str, bytes]
+) -> JobOrder:
     path = Path(job.benchmark)
     shipped = path.read_bytes() if job.benchmark.endswith((".jsonl", ".json")) and path.is_file() else None
     return JobOrder(
@@ -114,6 +125,7 @@ def job_order(plan: Plan, endpoint: EndpointPlan, job: Job, command: str | None)
         concurrency=plan.concurrency,
         command=command,
         settings=dict(job.settings),
+        home_files=home_files,
     )
 
 
@@ -130,8 +142,9 @@ def _run(ray: Any, plan: Plan, say: Say, command: str | None) -> CampaignResult:
         for name, endpoint in endpoints.items()
     }
     planned = jobs(plan)
+    home_files = catalog_files()
     for job in planned:
-        order = job_order(plan, endpoints[job.endpoint], job, command)
+        order = job_order(plan, endpoints[job.endpoint], job, command, home_files)
         seed = writeback.seed(store, order.tag, trigger=TRIGGER)
         say(f"queue {order.tag}" + (" (resuming)" if seed else ""))
         pools[job.endpoint].submit(lambda actor, args: actor.run.remote(*args), (order, seed, sink))

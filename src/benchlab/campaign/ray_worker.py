@@ -46,6 +46,9 @@ class JobOrder:
     concurrency: int | None = None
     command: str | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    # The driver's own catalog (its lock and benchmark definitions), by path relative to its home,
+    # so a worker resolves and verifies catalog keys exactly as the driver would.
+    home_files: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,10 @@ class ReplicaWorker:
         streamer = BatchStreamer(sink, every=self.flush_every)
         try:
             with private_home() as home:
+                for relative, content in order.home_files.items():
+                    target = home / relative
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(content)
                 if seed is not None:
                     store_run(api.open_store(), *envelope.read(seed))
                 record = api.run(
