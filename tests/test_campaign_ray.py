@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -230,6 +231,21 @@ def test_an_endpoint_asks_for_its_resources_and_a_missing_one_is_refused(
     )
     with pytest.raises(RayUnavailable, match=r"'good' asks for ray_resources gpu-b=2 .* offers 0"):
         run_on_ray(greedy, "auto", say=lambda _: None, command=None)
+
+
+def test_an_address_where_no_cluster_listens_is_refused_at_once(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    plan_file = tmp_path / "plan.toml"
+    plan_file.write_text(
+        'name = "x"\nbenchmarks = ["sample"]\n[[endpoints]]\nname = "a"\nurls = ["http://a"]\n'
+    )
+    started = time.monotonic()
+    result = runner.invoke(app, ["campaign", str(plan_file), "--ray", f"127.0.0.1:{port}"])
+    assert result.exit_code == 1 and time.monotonic() - started < 10
+    assert f"no Ray cluster answers at 127.0.0.1:{port}" in result.stderr
+    assert "ray start --head" in result.stderr
 
 
 def test_endpoints_served_by_benchlab_are_refused_on_ray(tmp_path: Path) -> None:

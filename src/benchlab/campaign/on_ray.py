@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import queue
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -63,7 +64,8 @@ def _import_ray() -> Any:
 
 
 def _connect(ray: Any, address: str, say: Say) -> bool:
-    """Join the cluster at `address` ("auto", "local" or ray://…); False when already connected."""
+    """Join the cluster at `address` ("auto", "local" or HOST:PORT); False when already connected."""
+    _check_reachable(address)
     if ray.is_initialized():
         return False
     try:
@@ -75,6 +77,20 @@ def _connect(ray: Any, address: str, say: Say) -> bool:
         ) from None
     say(f"ray: joined {address} ({ray.cluster_resources().get('CPU', 0):g} CPUs)")
     return True
+
+
+def _check_reachable(address: str) -> None:
+    """Refuse a HOST:PORT nothing listens on at once: Ray itself would retry it for minutes."""
+    host, _, port = address.rpartition(":")
+    if address in ("auto", "local") or "://" in address or not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as error:
+        raise RayUnavailable(
+            f"no Ray cluster answers at {address} ({error.strerror or error}). Start one with "
+            "`ray start --head` and give the address it prints, or use `--ray local` to try on this machine."
+        ) from None
 
 
 def _check_resources(ray: Any, plan: Plan) -> None:
