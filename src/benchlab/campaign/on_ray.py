@@ -28,6 +28,7 @@ from benchlab.campaign.ray_worker import TRIGGER, JobOrder, JobReturn, ReplicaWo
 from benchlab.catalog.lockfile import user_lock_path
 from benchlab.catalog.registry import user_definitions_dir
 from benchlab.store.db import Store
+from benchlab.types import RunRecord
 
 
 class RayUnavailable(PlanError):
@@ -166,6 +167,7 @@ def _run(ray: Any, plan: Plan, say: Say, command: str | None) -> CampaignResult:
         pools[job.endpoint].submit(lambda actor, args: actor.run.remote(*args), (order, seed, sink))
 
     returned: dict[str, JobReturn] = {}
+    records: dict[str, RunRecord] = {}
     lost: list[str] = []
     while any(pool.has_next() for pool in pools.values()):
         _drain(sink, store)
@@ -181,6 +183,8 @@ def _run(ray: Any, plan: Plan, say: Say, command: str | None) -> CampaignResult:
                 continue
             _drain(sink, store)  # its last batches were queued before it returned
             returned[done.tag] = done
+            if done.envelope is not None:  # stored now, so a campaign killed later still has it
+                records[done.tag] = writeback.merge_final(store, done.envelope)
             say(f"done  {done.tag} on {done.replica}" + (f": {done.error}" if done.error else ""))
 
     result = CampaignResult(plan)
@@ -194,8 +198,7 @@ def _run(ray: Any, plan: Plan, say: Say, command: str | None) -> CampaignResult:
         else:
             outcome.replica = came_back.replica
             outcome.error = came_back.error
-            if came_back.envelope is not None:
-                outcome.record = writeback.merge_final(store, came_back.envelope)
+            outcome.record = records.get(tag)
         result.jobs.append(outcome)
     for spec in plan.compare:
         result.comparisons.extend(_compare(plan, spec))
