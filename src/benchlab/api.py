@@ -477,13 +477,19 @@ def publish(references: list[str], *, repo: str, dry_run: bool = False) -> Publi
 
 
 def campaign(
-    plan: Path, *, say: Callable[[str], None] | None = None, command: str | None = None
+    plan: Path,
+    *,
+    say: Callable[[str], None] | None = None,
+    command: str | None = None,
+    ray: str | None = None,
 ) -> CampaignResult:
     """Run a campaign plan (TOML) to the end: every endpoint × benchmark × grid job, resumably, then
-    the paired comparisons it asks for. Running the same plan again resumes where it stopped."""
+    the paired comparisons it asks for. Running the same plan again resumes where it stopped.
+    `ray` ("auto", "local" or an address; default the plan's `ray`) runs the jobs on a Ray cluster,
+    every result written back to this store."""
     from benchlab.campaign.execute import run_campaign  # the campaign layer drives this API
 
-    return run_campaign(load_plan(plan), say=say or (lambda _: None), command=command)
+    return run_campaign(load_plan(plan), say=say or (lambda _: None), command=command, ray=ray)
 
 
 def dashboard(

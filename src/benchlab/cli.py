@@ -17,6 +17,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from benchlab import __version__, api, settings
 from benchlab.analysis.compare import PairingError
@@ -89,7 +90,7 @@ JsonOption = Annotated[
 
 
 def fail(message: str, code: int = EXIT_FAILURE) -> NoReturn:
-    err.print(f"[red]error:[/] {message}", highlight=False)
+    err.print(f"[red]error:[/] {escape(message)}", highlight=False)  # `benchlab[ray]` is not markup
     raise typer.Exit(code)
 
 
@@ -485,12 +486,16 @@ def export(
 @app.command()
 def campaign(
     plan: Annotated[Path, typer.Argument(help="The campaign plan (TOML).")],
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", help="Run the jobs on this Ray cluster (auto, local or an address)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run a campaign plan resumably to the end, then print the paired comparisons it asks for."""
     say = (lambda _: None) if as_json else (lambda line: err.print(f"[dim]{line}[/]"))
     try:
-        result = api.campaign(plan, say=say, command=_command_line())
+        result = api.campaign(plan, say=say, command=_command_line(), ray=ray)
     except KNOWN_ERRORS as error:
         fail(str(error))
     if as_json:

@@ -54,7 +54,15 @@ class CampaignResult:
         return all(o.record is not None and o.record.status.value == "finished" for o in self.jobs)
 
 
-def run_campaign(plan: Plan, *, say: Say = lambda _: None, command: str | None = None) -> CampaignResult:
+def run_campaign(
+    plan: Plan, *, say: Say = lambda _: None, command: str | None = None, ray: str | None = None
+) -> CampaignResult:
+    """Run every job here, or on the Ray cluster at `ray` (or the plan's `ray`) when one is named."""
+    address = ray or plan.ray
+    if address:
+        from benchlab.campaign.on_ray import run_on_ray  # Ray is an optional extra
+
+        return run_on_ray(plan, address, say=say, command=command)
     result = CampaignResult(plan)
     planned = jobs(plan)
     for endpoint in plan.endpoints:

@@ -20,6 +20,9 @@ think = [false, true]
 by = "endpoint"          # or a grid key, e.g. "think"
 ```
 
+On a Ray cluster (`ray = "auto"` or an address, or `--ray ADDRESS`), an endpoint's
+`ray_resources = {"gpu-a" = 1}` places its jobs on the nodes that offer those resources.
+
 Every job has a stable tag built from the campaign, endpoint, benchmark and grid values, so
 running the plan again resumes each job where it stopped and skips finished ones.
 """
@@ -55,12 +58,17 @@ class EndpointPlan(_Model):
     smoke: bool = False  # serve the generated smoke model (for trying a plan out)
     parallel: int = Field(default=2, ge=1)
     ctx: int | None = Field(default=None, gt=0)
+    # On Ray: the resources each of its replica workers asks for, so its jobs run near the endpoint.
+    ray_resources: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _one_kind(self) -> EndpointPlan:
         kinds = [bool(self.urls), self.gguf is not None, self.smoke]
         if sum(kinds) != 1:
             raise ValueError(f"endpoint {self.name!r}: give exactly one of `urls`, `gguf` or `smoke = true`")
+        negative = [key for key, amount in self.ray_resources.items() if amount < 0]
+        if negative:
+            raise ValueError(f"endpoint {self.name!r}: ray_resources {negative} must not be negative")
         return self
 
     @property
@@ -81,6 +89,7 @@ class Plan(_Model):
     concurrency: int | None = Field(default=None, gt=0)
     grid: dict[str, list[Any]] = Field(default_factory=dict)
     compare: list[CompareSpec] = Field(default_factory=list)
+    ray: str | None = None  # "auto" or a Ray address: run the jobs on that cluster
 
     @field_validator("grid")
     @classmethod
