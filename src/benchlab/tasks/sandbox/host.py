@@ -107,3 +107,11 @@ def user_tasks(uid: int) -> int | None:
         if real_uid == uid:
             count += threads or 1
     return count
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: programs run one per core."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1

@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TypeVar
 
+from benchlab.tasks.sandbox.host import usable_cores
 from benchlab.tasks.sandbox.isolation import prepare
 from benchlab.tasks.sandbox.launcher import LAUNCH_OK
 from benchlab.tasks.sandbox.limits import (
@@ -223,20 +224,13 @@ async def run_many_async(
     if require_allowed:
         require_execution_allowed()
     interpreter, resolved = await asyncio.to_thread(prepare, isolation, python)
-    gate = asyncio.Semaphore(max(1, workers or _cores()))
+    gate = asyncio.Semaphore(max(1, workers or usable_cores()))
 
     async def one(program: str) -> ExecutionResult:
         async with gate:
             return await _execute(program, limits, interpreter, resolved)
 
     return list(await asyncio.gather(*(one(program) for program in programs)))
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
 
 
 def _run_sync(make: Callable[[], Awaitable[T]]) -> T:
