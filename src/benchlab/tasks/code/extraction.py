@@ -9,7 +9,7 @@ import textwrap
 import warnings
 from dataclasses import dataclass
 
-from benchlab.tasks.mcq_extraction import strip_reasoning
+from benchlab.tasks.reasoning import strip_reasoning
 
 #: Every rule `extract_code` can report, in the order they are tried (docs/code-tasks.md).
 EXTRACTION_RULES: dict[str, str] = {
