@@ -1,11 +1,9 @@
-"""What a program's run came to: its status, the record kept of it, and the summary figure of a
-mean of per-problem estimates."""
+"""What a program's run came to: its status and the record kept of it."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from benchlab.analysis.stats import bootstrap_mean
 from benchlab.tasks.code.program import DONE_MARK
 from benchlab.tasks.sandbox import ExecutionResult
 
@@ -35,19 +33,4 @@ def outcome_record(result: ExecutionResult, digest: str, wall: float) -> dict[st
         "wall_seconds": wall,
         "program_sha256": digest,
         "isolation": result.isolation,
-    }
-
-
-def bootstrap_rate(values: list[float]) -> dict[str, Any]:
-    """A mean of per-problem estimates with its bootstrap interval, in the shape of `rate()`."""
-    if not values:
-        return {"k": 0, "n": 0, "rate": None, "ci_low": 0.0, "ci_high": 1.0, "method": "bootstrap"}
-    interval = bootstrap_mean(values)
-    return {
-        "k": round(sum(values), 3),
-        "n": len(values),
-        "rate": interval.estimate,
-        "ci_low": interval.low,
-        "ci_high": interval.high,
-        "method": "bootstrap",
     }

@@ -11,11 +11,11 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from benchlab.analysis.stats import pass_at_k
-from benchlab.analysis.summary import count_summary, rate
+from benchlab.analysis.summary import count_summary, mean_rate, rate
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.code.extraction import Extraction, extract_code
 from benchlab.tasks.code.limits import ProblemLimits, TimeoutRule
-from benchlab.tasks.code.outcomes import OUTCOMES, PASS_AT, bootstrap_rate, judge, outcome_record
+from benchlab.tasks.code.outcomes import OUTCOMES, PASS_AT, judge, outcome_record
 from benchlab.tasks.code.program import build_program, program_digest
 from benchlab.tasks.code.prompts import (
     COMPLETION_PROMPT,
@@ -355,7 +355,7 @@ class CodeTask:
             if single:
                 entry = {**rate(sum(c for _, c in counts), len(counts)), "method": "wilson"}
             else:
-                entry = bootstrap_rate([pass_at_k(n, c, k) for n, c in counts])
+                entry = mean_rate([pass_at_k(n, c, k) for n, c in counts])
             pass_at[str(k)] = entry
         summary["pass_at_k"] = pass_at
         summary["pass@1"] = pass_at.get("1") or rate(0, 0)
