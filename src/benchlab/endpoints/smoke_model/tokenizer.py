@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Tokenizer
-# ---------------------------------------------------------------------------------------------
-
 # BPE merges, in rank order.  The JSON punctuation merges make a tool's JSON line tokenize the same
 # way every time (`{"`, `name`, `":`, ` "`), which fixes where the first tool's name starts; the
 # `assistant` merges make the start of an assistant turn a two-token pattern.
