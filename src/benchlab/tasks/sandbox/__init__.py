@@ -13,7 +13,7 @@ limits. Everything here exists because the program is hostile until proven other
   /tmp, its own pid namespace (so every process it started dies with it) and, when benchlab runs as
   root, an unprivileged uid of its own.
 
-Limits are applied by a tiny launcher (`_LAUNCHER`) that runs inside the sandbox, sets them, drops
+Limits are applied by a tiny launcher (`launcher._LAUNCHER`) that runs inside the sandbox, sets them, drops
 privileges and only then execs the program. It reports "limits in force" on a pipe closed on exec,
 so a setup failure ("error", not the model's fault) can never be forged by the program itself.
 

@@ -55,7 +55,7 @@ _SERVER_HEADERS = {"llama.cpp": "llama.cpp", "vllm": "uvicorn"}
 
 
 class ScriptedServer:
-    """An OpenAI-compatible server that answers from a script; see the module docstring.
+    """An OpenAI-compatible server that answers from a script; see the package docstring.
 
     Args:
         responder: a constant :class:`Reply` or string, or a function (sync or async) from the
