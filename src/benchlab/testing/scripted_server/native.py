@@ -3,7 +3,7 @@ Studio's and Ollama's native chat, vLLM's Prometheus ``/metrics``), so that the 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from benchlab.testing.scripted_server.planning import ReplyPlan
@@ -14,6 +14,28 @@ METRIC_HELP = {
     "vllm:generation_tokens_total": "Generation tokens produced.",
     "vllm:request_success_total": "Requests finished.",
 }
+
+
+class FourCharTokenizer:
+    """llama.cpp's ``/tokenize`` and ``/detokenize``, with a token every four characters like the
+    usage estimate; ids are handed out in order of first sight, so a round trip is exact."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, int] = {}
+        self._pieces: list[str] = []
+
+    def encode(self, text: str) -> list[int]:
+        ids = []
+        for start in range(0, len(text), 4):
+            piece = text[start : start + 4]
+            if piece not in self._ids:
+                self._ids[piece] = len(self._pieces)
+                self._pieces.append(piece)
+            ids.append(self._ids[piece])
+        return ids
+
+    def decode(self, ids: Sequence[int]) -> str:
+        return "".join(self._pieces[i] for i in ids if i < len(self._pieces))
 
 
 def model_entry(

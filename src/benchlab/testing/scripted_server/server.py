@@ -19,6 +19,7 @@ from aiohttp import web
 
 from benchlab.testing.scripted_server.events import DONE, SSE_HEADERS, fault_error, stream_events, usage_of
 from benchlab.testing.scripted_server.native import (
+    FourCharTokenizer,
     llamacpp_props,
     lmstudio_chat,
     model_entry,
@@ -133,8 +134,7 @@ class ScriptedServer:
         self.refuse_fields = tuple(refuse_fields)
         self.metrics: Counter[str] = Counter()
         """Running totals served at vLLM's ``/metrics``: prompt and generation tokens, requests."""
-        self._vocabulary: dict[str, int] = {}
-        self._pieces_by_id: list[str] = []
+        self._tokenizer = FourCharTokenizer()
 
         self.requests: list[dict[str, Any]] = []
         """Every chat request body received, in arrival order (when ``record``)."""
@@ -350,20 +350,11 @@ class ScriptedServer:
 
     async def _tokenize(self, request: web.Request) -> web.Response:
         body = await request.json()
-        text = str(body.get("content", ""))
-        ids = []
-        for start in range(0, len(text), 4):  # a token is four characters, like the usage estimate
-            piece = text[start : start + 4]
-            if piece not in self._vocabulary:
-                self._vocabulary[piece] = len(self._pieces_by_id)
-                self._pieces_by_id.append(piece)
-            ids.append(self._vocabulary[piece])
-        return self._json({"tokens": ids})
+        return self._json({"tokens": self._tokenizer.encode(str(body.get("content", "")))})
 
     async def _detokenize(self, request: web.Request) -> web.Response:
         body = await request.json()
-        pieces = self._pieces_by_id
-        return self._json({"content": "".join(pieces[i] for i in body.get("tokens", []) if i < len(pieces))})
+        return self._json({"content": self._tokenizer.decode(body.get("tokens", []))})
 
     async def _native_plan(self, body: dict[str, Any], limit: Any) -> tuple[ReplyPlan, Pacing] | web.Response:
         """A native-API reply (not streamed, no faults), after the pacing's whole duration."""
