@@ -379,7 +379,7 @@ PROFILE_ROWS = [
     ("benchlab/tasks/mcq.py", "messages", "  build the prompt (McqTask.messages)"),
     ("benchlab/tasks/mcq.py", "layout", "  option layout, all calls (McqTask.layout)"),
     ("benchlab/tasks/mcq.py", "score", "  score the reply (McqTask.score)"),
-    ("benchlab/tasks/mcq_extraction.py", "extract_choice", "    extract the letter (extract_choice)"),
+    ("benchlab/tasks/mcq_extraction/choice.py", "extract_choice", "    extract the letter (extract_choice)"),
     ("asyncio/selector_events.py", "_read_ready", "socket read callbacks (event loop)"),
     ("benchlab/engine/runner.py", "_finish", "end of run: re-read results, summarize, save"),
     ("benchlab/store/db.py", "results", "  Store.results (all samples, validated)"),

@@ -213,12 +213,14 @@ def test_rules_are_unique_and_described() -> None:
 def _returned_rule_names() -> set[str]:
     """Rule names the extractor's source can put in an Extraction, found by reading the code.
 
-    Looks at the second argument of `Extraction(...)` and `_decide(...)` calls and at assignments to a
-    variable named `rule`, following conditional expressions.
+    Looks, in every module of the package, at the second argument of `Extraction(...)` and
+    `_decide(...)` calls and at assignments to a variable named `rule`, following conditional
+    expressions.
     """
-    tree = ast.parse(Path(mcq_extraction.__file__).read_text(encoding="utf-8"))
+    modules = sorted(Path(mcq_extraction.__file__).parent.glob("*.py"))
+    trees = [ast.parse(module.read_text(encoding="utf-8")) for module in modules]
     values: list[ast.expr] = []
-    for node in ast.walk(tree):
+    for node in (node for tree in trees for node in ast.walk(tree)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and len(node.args) >= 2:
             if node.func.id in ("Extraction", "_decide"):
                 values.append(node.args[1])

@@ -21,17 +21,19 @@ from pathlib import Path
 
 import pytest
 
-from benchlab.tasks import sandbox
 from benchlab.tasks.sandbox import (
     ALLOW_VARIABLE,
     CodeExecutionDisabled,
     Limits,
     SandboxUnavailable,
     execution_allowed,
+    host,
+    isolation,
     isolation_available,
     run_many,
     run_python,
     run_python_async,
+    runner,
 )
 
 
@@ -214,11 +216,11 @@ def test_another_interpreter_works_too(mode: str) -> None:
     program = "import sys\nprint(sys.prefix)\nassert sum(range(4)) == 6\n"
     result = run_python(program, limits=FAST, isolation=mode, python=SYSTEM_PYTHON)
     assert result.passed, result.stderr
-    assert result.stdout.strip() == sandbox._python_prefixes(SYSTEM_PYTHON)[0]
+    assert result.stdout.strip() == host._python_prefixes(SYSTEM_PYTHON)[0]
 
 
 def test_classification_of_setup_failures() -> None:
-    classify = sandbox._classify
+    classify = runner._classify
     assert classify(1, b"", False, True, FAST)[0] == "error"
     assert classify(1, b"LX", False, False, FAST)[0] == "failed"
     assert classify(1, b"L", False, True, FAST)[0] == "failed"
@@ -381,7 +383,7 @@ def limited_interpreter(mode: str) -> str:
     if mode == "bubblewrap":
         return sys.executable
     for python in (sys.executable, SYSTEM_PYTHON):
-        if python and sandbox._resolve("process", python).process_limit:
+        if python and isolation._resolve("process", python).process_limit:
             return python
     pytest.skip("the process limit cannot be enforced here: root, and no interpreter other users can run")
 
@@ -481,7 +483,7 @@ def test_falls_back_when_bwrap_cannot_make_namespaces(
 
 
 def test_process_isolation_says_what_it_lacks() -> None:
-    found = sandbox._resolve("process", sys.executable)
+    found = isolation._resolve("process", sys.executable)
     assert found.kind == "process"
     assert "network" in found.description and found.summary.startswith("process")
 

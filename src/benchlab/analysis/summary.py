@@ -10,7 +10,7 @@ import statistics
 from collections.abc import Sequence
 from typing import Any
 
-from benchlab.analysis.stats import wilson_interval
+from benchlab.analysis.stats import bootstrap_mean, wilson_interval
 from benchlab.types import ErrorKind, SampleResult
 
 INVALID_INFRA_RATE = 0.05  # a run with more infra failures than this is marked invalid
@@ -25,6 +25,22 @@ def rate(successes: int, n: int) -> dict[str, Any]:
         "rate": None if n == 0 else successes / n,
         "ci_low": interval.low,
         "ci_high": interval.high,
+    }
+
+
+def mean_rate(values: Sequence[float], *, n_resamples: int = 10_000) -> dict[str, Any]:
+    """A mean of non-binary scores with its bootstrap 95% interval, in the shape of `rate()`
+    (k is the sum of the scores), so that surfaces print it like any other rate."""
+    if not values:
+        return {"k": 0, "n": 0, "rate": None, "ci_low": 0.0, "ci_high": 1.0, "method": "bootstrap"}
+    interval = bootstrap_mean(values, n_resamples=n_resamples)
+    return {
+        "k": round(sum(values), 3),
+        "n": len(values),
+        "rate": interval.estimate,
+        "ci_low": interval.low,
+        "ci_high": interval.high,
+        "method": "bootstrap",
     }
 
 

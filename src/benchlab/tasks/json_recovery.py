@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from benchlab.tasks.mcq_extraction import strip_reasoning
+from benchlab.tasks.reasoning import strip_reasoning
 
 __all__ = ["Recovery", "balanced_spans", "recover_json"]
 

@@ -23,7 +23,7 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from benchlab.tasks.mcq_extraction import strip_reasoning
+from benchlab.tasks.reasoning import strip_reasoning
 
 __all__ = ["RULES", "NumberExtraction", "extract_number", "numbers_match", "parse_number"]
 

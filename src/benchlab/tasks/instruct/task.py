@@ -18,7 +18,7 @@ from benchlab.tasks.base import ChatFn
 from benchlab.tasks.instruct.evaluate import Instruction, judge, parse_instructions
 from benchlab.tasks.instruct.text import require_language_detection
 from benchlab.tasks.instruct.verifiers import InstructionError
-from benchlab.tasks.mcq_extraction import strip_reasoning
+from benchlab.tasks.reasoning import strip_reasoning
 from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
 
 # Token budgets when the user gives none: some prompts ask for 600+ words; reasoning models get
