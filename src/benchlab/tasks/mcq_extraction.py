@@ -198,11 +198,22 @@ _WORD = re.compile(r"[^\W_]+")
 class _Ctx:
     """Per-call data shared by the rules."""
 
-    __slots__ = ("texts", "valid")
+    __slots__ = ("_option_texts", "_texts", "valid")
 
-    def __init__(self, valid: frozenset[str], texts: dict[str, str]) -> None:
+    def __init__(self, valid: frozenset[str], option_texts: Mapping[str, str] | None) -> None:
         self.valid = valid
-        self.texts = texts  # letter -> normalised option text (non-empty only)
+        self._option_texts = option_texts
+        self._texts: dict[str, str] | None = None
+
+    @property
+    def texts(self) -> dict[str, str]:
+        """Letter -> normalised option text (non-empty only).
+
+        Normalised on first use: most replies are settled by a letter rule that never needs them.
+        """
+        if self._texts is None:
+            self._texts = _normalised_texts(self.valid, self._option_texts)
+        return self._texts
 
 
 def _starts_with(norm: str, prefix: str) -> bool:
@@ -699,6 +710,10 @@ def _context(letters: Sequence[str], option_texts: Mapping[str, str] | None) -> 
         valid.append(letter)
     if not valid or len(set(valid)) != len(valid):
         raise ValueError(f"option letters must be distinct and non-empty, got {list(letters)!r}")
+    return _Ctx(frozenset(valid), option_texts)
+
+
+def _normalised_texts(valid: frozenset[str], option_texts: Mapping[str, str] | None) -> dict[str, str]:
     texts: dict[str, str] = {}
     if option_texts:
         for key, value in option_texts.items():
@@ -707,7 +722,7 @@ def _context(letters: Sequence[str], option_texts: Mapping[str, str] | None) -> 
                 norm = _norm_text(_plain(_normalize(str(value))))
                 if norm:
                     texts[letter] = norm
-    return _Ctx(frozenset(valid), texts)
+    return texts
 
 
 def extract_choice(
