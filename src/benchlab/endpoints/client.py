@@ -402,9 +402,9 @@ def _assemble(state: _StreamState, sent: float, end: float) -> Completion:
         span = state.last - state.first
         if output_tokens and output_tokens > 1 and span > 0:
             decode_rate = (output_tokens - 1) / span
-    # Built from values computed here (the server's own fields are type-checked below), so the
-    # models are constructed without a second validation pass: this runs once per request.
-    timings = Timings.model_construct(
+    # Plain constructors on purpose: pydantic's validation runs in compiled code and measures faster
+    # here than `model_construct`, which is Python and inspects default factories on every call.
+    timings = Timings(
         ttft=None if state.first is None else state.first - sent,
         ttfot=None if first_answer is None else first_answer - sent,
         e2e=end - sent,
@@ -414,7 +414,7 @@ def _assemble(state: _StreamState, sent: float, end: float) -> Completion:
         reasoning_chunks=state.reasoning_chunks,
         inter_chunk=_gap_percentiles(state.arrivals),
     )
-    return Completion.model_construct(
+    return Completion(
         content=split.answer,
         reasoning=reasoning,
         tool_calls=list(state.tool_calls.values()),
@@ -423,9 +423,6 @@ def _assemble(state: _StreamState, sent: float, end: float) -> Completion:
         timings=timings,
         server_timings=state.server,
         model=_text_or_none(state.model),
-        tool_parse_error=None,
-        attempts=1,
-        retry_reasons=[],
     )
 
 

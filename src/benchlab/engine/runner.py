@@ -265,8 +265,7 @@ async def _execute(
             attempts = error.attempts
         except RejectedError as error:
             score = Score(error_kind=ErrorKind.REJECTED, error=str(error))
-        # Its parts are validated models already: construct without validating them again.
-        return SampleResult.model_construct(
+        return SampleResult(
             sample_id=sample.id,
             subject=sample.subject,
             score=score,
@@ -378,7 +377,7 @@ def _summary_view(result: SampleResult) -> SampleResult:
     if transcript is None:
         return result
     figures = [
-        Completion.model_construct(
+        Completion(
             finish_reason=c.finish_reason,
             usage=c.usage,
             timings=c.timings,
@@ -389,8 +388,8 @@ def _summary_view(result: SampleResult) -> SampleResult:
         )
         for c in transcript.completions
     ]
-    slim = Transcript.model_construct(messages=[], completions=figures, state=transcript.state)
-    return SampleResult.model_construct(
+    slim = Transcript(messages=[], completions=figures, state=transcript.state)
+    return SampleResult(
         sample_id=result.sample_id,
         subject=result.subject,
         score=result.score,

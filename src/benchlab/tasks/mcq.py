@@ -86,10 +86,7 @@ class McqTask:
         order, shown = self.layout(sample)  # once per sample: `score` reads the order back from the state
         messages = self._messages(sample, shown)
         completion = await chat(messages, params)
-        # Everything in it is already validated (the completion by the client): skip a second pass.
-        return Transcript.model_construct(
-            messages=messages, completions=[completion], state={"order": "".join(order)}
-        )
+        return Transcript(messages=messages, completions=[completion], state={"order": "".join(order)})
 
     def score(self, sample: Sample, transcript: Transcript) -> Score:
         order = list(transcript.state["order"])
