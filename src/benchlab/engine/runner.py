@@ -30,6 +30,7 @@ from benchlab.speed.host import HostSampler
 from benchlab.store.db import SampleWriter, Store, StoreError
 from benchlab.tasks.base import Task
 from benchlab.types import (
+    Completion,
     Endpoint,
     ErrorKind,
     GenerationParams,
@@ -39,6 +40,7 @@ from benchlab.types import (
     Sample,
     SampleResult,
     Score,
+    Transcript,
 )
 
 DEFAULT_CONCURRENCY = 4  # when the server does not say how many requests it serves at once
@@ -227,9 +229,16 @@ async def _execute(
     store.save_run(record)
     settled = store.settled_ids(record.run_id)
     tally = Tally(total=len(record.sample_ids))
-    for result in store.results(record.run_id):
+    stored = store.results(record.run_id)
+    for result in stored:
         if result.sample_id in settled:
             tally.add(result.score)
+    # The end-of-run summary is made from the results of this run kept in memory (figures only, see
+    # `_summary_view`), unless earlier results are stored (a resume) or the task asks for whole
+    # transcripts: then it re-reads the store, as it must.
+    kept: list[SampleResult] | None = (
+        [] if not stored and not getattr(request.task, "summary_needs_transcripts", False) else None
+    )
     pending = deque(by_id[sample_id] for sample_id in record.sample_ids if sample_id not in settled)
     store.add_event(
         record.run_id,
@@ -270,6 +279,8 @@ async def _execute(
             sample = pending.popleft()
             result = await answer(sample)
             writer.put(result)
+            if kept is not None:
+                kept.append(_summary_view(result))
             tally.add(result.score)
             if observer:
                 observer.sample_done(result, tally)
@@ -302,7 +313,7 @@ async def _execute(
         await asyncio.gather(*workers, return_exceptions=True)
         writer.close()
         host = sampler.stop()
-        record = _finish(store, record, request.task, status, reason, writer, host, client.notes)
+        record = _finish(store, record, request.task, status, reason, writer, host, client.notes, kept)
         _store_host_samples(store, record.run_id, sampler)
         if observer:
             observer.finished(record, tally)
@@ -318,11 +329,13 @@ def _finish(
     writer: SampleWriter,
     host: dict[str, Any] | None = None,
     notes: Sequence[str] = (),
+    kept: Sequence[SampleResult] | None = None,
 ) -> RunRecord:
     if writer.error is not None:
         status, reason = RunStatus.FAILED, str(writer.error)
+        kept = None  # some results never reached the store: summarize what it holds
     try:
-        results = store.results(record.run_id, with_transcripts=True)
+        results = kept if kept is not None else store.results(record.run_id, with_transcripts=True)
         summary: dict[str, Any] = task.summarize(results)
     except Exception as error:  # a summary must never cost the recorded samples
         summary, status = {"error": f"summary failed: {error}"}, RunStatus.FAILED
@@ -351,6 +364,39 @@ def _finish(
             update={"status": RunStatus.FAILED, "status_reason": f"could not save the run record: {error}"}
         )
     return updated
+
+
+def _summary_view(result: SampleResult) -> SampleResult:
+    """A result as summaries read it: score, state and per-completion figures, without the texts.
+
+    Summaries read scores, usage, timings and tool-parse errors; the prompts and replies (the bulk of
+    a transcript, megabytes for a reasoning model) stay in the store, so a long run's memory does not
+    grow with them. A task whose summary reads texts sets `summary_needs_transcripts = True`.
+    """
+    transcript = result.transcript
+    if transcript is None:
+        return result
+    figures = [
+        Completion(
+            finish_reason=c.finish_reason,
+            usage=c.usage,
+            timings=c.timings,
+            server_timings=c.server_timings,
+            model=c.model,
+            tool_parse_error=c.tool_parse_error,
+            attempts=c.attempts,
+        )
+        for c in transcript.completions
+    ]
+    slim = Transcript(messages=[], completions=figures, state=transcript.state)
+    return SampleResult(
+        sample_id=result.sample_id,
+        subject=result.subject,
+        score=result.score,
+        transcript=slim,
+        attempts=result.attempts,
+        finished_at=result.finished_at,
+    )
 
 
 def _store_host_samples(store: Store, run_id: str, sampler: HostSampler) -> None:

@@ -67,6 +67,9 @@ class McqTask:
 
     def messages(self, sample: Sample) -> list[dict[str, Any]]:
         _, shown = self.layout(sample)
+        return self._messages(sample, shown)
+
+    def _messages(self, sample: Sample, shown: dict[str, str]) -> list[dict[str, Any]]:
         letters = list(shown)
         prompt = PROMPT.format(
             about=f" about {sample.subject.replace('_', ' ')}" if sample.subject else "",
@@ -80,15 +83,16 @@ class McqTask:
     async def solve(self, sample: Sample, chat: ChatFn, params: GenerationParams) -> Transcript:
         if params.max_tokens is None:
             params = params.model_copy(update={"max_tokens": DEFAULT_MAX_TOKENS[params.think]})
-        messages = self.messages(sample)
+        order, shown = self.layout(sample)  # once per sample: `score` reads the order back from the state
+        messages = self._messages(sample, shown)
         completion = await chat(messages, params)
-        order, _ = self.layout(sample)
         return Transcript(messages=messages, completions=[completion], state={"order": "".join(order)})
 
     def score(self, sample: Sample, transcript: Transcript) -> Score:
         order = list(transcript.state["order"])
         gold = LETTERS[order.index(sample.data["answer"])]
-        _, shown = self.layout(sample)
+        options: dict[str, str] = sample.data["options"]
+        shown = {LETTERS[index]: options[letter] for index, letter in enumerate(order)}
         completion = transcript.completions[-1]
         extraction = extract_choice(completion.content, list(shown), shown)
         truncated = completion.finish_reason == "length"
