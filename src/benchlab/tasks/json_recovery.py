@@ -1,4 +1,4 @@
-"""Recovering the JSON object from a model's reply (DESIGN §5 "extract"; docs/readme/extract.md).
+"""Recovering the JSON object from a model's reply (DESIGN §5 "extract"; docs/extraction.md).
 
 The rule, in order:
 
