@@ -6,6 +6,7 @@ apart from the model's own failures and never enter its accuracy.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Sequence
 from typing import Any
@@ -40,6 +41,22 @@ def mean_rate(values: Sequence[float], *, n_resamples: int = 10_000) -> dict[str
         "rate": interval.estimate,
         "ci_low": interval.low,
         "ci_high": interval.high,
+        "method": "bootstrap",
+    }
+
+
+def mean_interval(values: Sequence[float]) -> dict[str, Any]:
+    """A mean that is not a rate (a rubric mean, a judge's grade) with its bootstrap 95% interval,
+    shaped `{mean, ci_low, ci_high, n}` so no surface mistakes it for an accuracy."""
+    if not values:
+        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0, "method": "bootstrap"}
+    interval = bootstrap_mean(list(values))
+    low, high = (None if math.isnan(x) else x for x in (interval.low, interval.high))
+    return {
+        "mean": interval.estimate,
+        "ci_low": low,
+        "ci_high": high,
+        "n": len(values),
         "method": "bootstrap",
     }
 

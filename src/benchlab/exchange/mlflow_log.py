@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import re
 import tempfile
+import urllib.error
+import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,23 @@ def params_of(record: RunRecord) -> dict[str, str]:
     }
 
 
+def check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail at once on a tracking server that does not answer: MLflow's client would otherwise
+    retry with growing back-off for minutes before giving up."""
+    if not uri.startswith(("http://", "https://")):
+        return  # a local file or database store
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout):
+            return
+    except urllib.error.HTTPError:
+        return  # it answers; older servers or proxies may not serve /health
+    except (OSError, ValueError) as error:
+        raise MlflowError(
+            f"no MLflow tracking server answers at {uri} ({getattr(error, 'reason', error)}); "
+            "start one (`mlflow server`) or check --mlflow."
+        ) from error
+
+
 def log_run(
     record: RunRecord, samples: Sequence[SampleResult], uri: str, *, experiment: str = "benchlab"
 ) -> str:
@@ -70,6 +89,7 @@ def log_run(
     mlflow = _mlflow()
     from mlflow.entities import Metric, Param
 
+    check_reachable(uri)
     client = mlflow.MlflowClient(tracking_uri=uri)
     try:
         found = client.get_experiment_by_name(experiment)

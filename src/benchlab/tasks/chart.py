@@ -32,8 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlab.analysis.stats import bootstrap_mean
-from benchlab.analysis.summary import count_summary, rate
+from benchlab.analysis.summary import count_summary, mean_rate, rate
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.chart_criteria import CRITERIA, WEIGHTS, chart_root
 from benchlab.tasks.chart_markup import parse_chart, recover_html
@@ -304,7 +303,7 @@ class ChartTask:
         summary = count_summary(results)
         scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
         values = [r.score.value for r in scored]
-        summary["score"] = _mean_entry(values)
+        summary["score"] = mean_rate(values)
         summary["accuracy"] = summary["score"]  # the field every surface prints first
         summary["perfect"] = rate(sum(1 for r in scored if r.score.correct), len(scored))
         summary["unparseable"] = rate(
@@ -338,7 +337,7 @@ class ChartTask:
         subjects: dict[str, list[float]] = {}
         for r in scored:
             subjects.setdefault(r.subject or "(none)", []).append(r.score.value)
-        summary["by_subject"] = {name: _mean_entry(found) for name, found in sorted(subjects.items())}
+        summary["by_subject"] = {name: mean_rate(found) for name, found in sorted(subjects.items())}
         summary["truncated"] = sum(1 for r in scored if r.score.details.get("finish_reason") == "length")
         self._summarize_judges(results, summary)
         return summary
@@ -408,21 +407,6 @@ def render_penalties(render: dict[str, Any]) -> list[str]:
     if render.get("blocked"):
         withheld.append("banned_absent")
     return withheld
-
-
-def _mean_entry(values: list[float]) -> dict[str, Any]:
-    """The mean score with its bootstrap interval, in the shape of `rate()`."""
-    if not values:
-        return {"k": 0, "n": 0, "rate": None, "ci_low": 0.0, "ci_high": 1.0, "method": "bootstrap"}
-    interval = bootstrap_mean(values)
-    return {
-        "k": round(sum(values), 3),
-        "n": len(values),
-        "rate": interval.estimate,
-        "ci_low": interval.low,
-        "ci_high": interval.high,
-        "method": "bootstrap",
-    }
 
 
 __all__ = ["ChartTask", "RowError", "chart_digest", "markdown_table", "render_penalties"]

@@ -23,8 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from benchlab.analysis.stats import bootstrap_mean
-from benchlab.analysis.summary import count_summary, rate
+from benchlab.analysis.summary import count_summary, mean_rate, rate
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.extract_scoring import score_fields
 from benchlab.tasks.json_recovery import recover_json
@@ -156,7 +155,7 @@ class ExtractTask:
         summary = count_summary(results)
         scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
         parsed = [r for r in scored if r.score.error_kind is ErrorKind.NONE]
-        summary["field_score"] = mean_entry([r.score.value for r in scored])
+        summary["field_score"] = mean_rate([r.score.value for r in scored], n_resamples=2000)
         summary["accuracy"] = summary["field_score"]  # the figure every surface prints first
         summary["exact"] = rate(sum(1 for r in scored if r.score.correct), len(scored))
         summary["unparseable"] = rate(len(scored) - len(parsed), len(scored))
@@ -175,21 +174,8 @@ class ExtractTask:
         subjects: dict[str, list[float]] = {}
         for r in scored:
             subjects.setdefault(r.subject or "(none)", []).append(r.score.value)
-        summary["by_subject"] = {subject: mean_entry(values) for subject, values in sorted(subjects.items())}
+        summary["by_subject"] = {
+            subject: mean_rate(values, n_resamples=2000) for subject, values in sorted(subjects.items())
+        }
         summary["constrained"] = self.constrained
         return summary
-
-
-def mean_entry(values: list[float]) -> dict[str, Any]:
-    """A mean score with its bootstrap 95% interval, in the shape of `rate()` (k = sum of scores)."""
-    if not values:
-        return {"k": 0, "n": 0, "rate": None, "ci_low": 0.0, "ci_high": 1.0, "method": "bootstrap"}
-    interval = bootstrap_mean(values, n_resamples=2000)
-    return {
-        "k": round(sum(values), 3),
-        "n": len(values),
-        "rate": interval.estimate,
-        "ci_low": interval.low,
-        "ci_high": interval.high,
-        "method": "bootstrap",
-    }

@@ -9,11 +9,10 @@ a note, when it is undefined (too few samples, or one side never varies).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from benchlab.analysis.stats import bootstrap_mean
+from benchlab.analysis.summary import mean_interval
 from benchlab.tasks.judging import FAILURE_KINDS
 from benchlab.types import ErrorKind, SampleResult
 
@@ -55,7 +54,7 @@ def opinion_summary(
     values = [judge for judge, _, _ in pairs]
     return {
         "scale": scale,
-        "mean": mean_entry(values),
+        "mean": mean_interval(values),
         "graded": len(pairs),
         "failures": failures,
         "skipped": skipped,
@@ -65,21 +64,6 @@ def opinion_summary(
         "prompt_sha256": prompt_sha256,
         "note": "a second opinion beside the programmatic score, which it never changes; "
         "judge failures are counted apart and left out of the mean",
-    }
-
-
-def mean_entry(values: Sequence[float]) -> dict[str, Any]:
-    """The mean with its BCa bootstrap 95% interval (`mean`, `ci_low`, `ci_high`, `n`)."""
-    if not values:
-        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0, "method": "bootstrap"}
-    interval = bootstrap_mean(list(values))
-    low, high = (None if math.isnan(x) else x for x in (interval.low, interval.high))
-    return {
-        "mean": interval.estimate,
-        "ci_low": low,
-        "ci_high": high,
-        "n": len(values),
-        "method": "bootstrap",
     }
 
 

@@ -18,8 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchlab.analysis.stats import bootstrap_mean
-from benchlab.analysis.summary import count_summary, rate
+from benchlab.analysis.summary import count_summary, mean_interval, rate
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.rubric_judge import PROMPT_SHA256, Judge
 from benchlab.tasks.rubric_rules import rubric_score, rule_met, validate_row
@@ -113,7 +112,7 @@ class RubricTask:
         values = [r.score.value for r in scored]
         summary["metric"] = "rubric_score"
         summary["metric_note"] = METRIC_NOTE
-        summary["rubric_score"] = _mean_entry(values)
+        summary["rubric_score"] = mean_interval(values)
         summary["unparseable"] = rate(
             sum(1 for r in scored if r.score.error_kind is ErrorKind.MODEL), len(scored)
         )
@@ -150,19 +149,5 @@ class RubricTask:
         subjects: dict[str, list[float]] = {}
         for r in scored:
             subjects.setdefault(r.subject or "(none)", []).append(r.score.value)
-        summary["by_subject"] = {name: _mean_entry(vals) for name, vals in sorted(subjects.items())}
+        summary["by_subject"] = {name: mean_interval(vals) for name, vals in sorted(subjects.items())}
         return summary
-
-
-def _mean_entry(values: list[float]) -> dict[str, Any]:
-    """A mean with its bootstrap 95% interval (`mean`, `ci_low`, `ci_high`, `n`)."""
-    if not values:
-        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0, "method": "bootstrap"}
-    interval = bootstrap_mean(values)
-    return {
-        "mean": interval.estimate,
-        "ci_low": interval.low,
-        "ci_high": interval.high,
-        "n": len(values),
-        "method": "bootstrap",
-    }
