@@ -61,7 +61,7 @@ EXPECTED_PARAMETERS = {
     "import_results": ["source", "location", "tag"],
     "publish": ["references", "repo", "dry_run"],
     "log_to_mlflow": ["reference", "uri", "experiment"],
-    "campaign": ["plan", "say", "command"],
+    "campaign": ["plan", "say", "command", "ray"],
     "speed": [
         "profile",
         "server",

@@ -14,6 +14,7 @@ from jsonschema import Draft202012Validator
 from typer.testing import CliRunner
 
 from benchlab.catalog import fetch
+from benchlab.catalog.lockfile import package_lock_path
 from benchlab.cli import app
 from benchlab.tasks.tools.bfcl_match import Verdict, match_calls
 from benchlab.tasks.tools.calls import ModelCall
@@ -32,7 +33,7 @@ def bfcl_wheel(pytestconfig: pytest.Config, monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def test_every_category_loads_from_the_wheel_with_its_row_count(bfcl_wheel: Path) -> None:
-    locked = json.loads((Path(__file__).parents[1] / "docs" / "readme" / "bfcl.lock.json").read_text())
+    locked = json.loads(package_lock_path().read_text())
     for name, count in COUNTS.items():
         dataset = fetch.load(f"bfcl_{name}")
         assert dataset.kind == "bfcl" and len(dataset) == count, name
