@@ -29,6 +29,17 @@ def rate(successes: int, n: int) -> dict[str, Any]:
     }
 
 
+def judged(results: Sequence[SampleResult]) -> list[SampleResult]:
+    """The results the model is scored on: answered, or failed by its own fault. Infra failures
+    and server rejections say nothing about the model and stay out of every score."""
+    return [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+
+
+def model_error_rate(scored: Sequence[SampleResult]) -> dict[str, Any]:
+    """The share of scored results that are the model's own failures (unparseable, no code, …)."""
+    return rate(sum(1 for r in scored if r.score.error_kind is ErrorKind.MODEL), len(scored))
+
+
 def mean_rate(values: Sequence[float], *, n_resamples: int = 10_000) -> dict[str, Any]:
     """A mean of non-binary scores with its bootstrap 95% interval, in the shape of `rate()`
     (k is the sum of the scores), so that surfaces print it like any other rate."""

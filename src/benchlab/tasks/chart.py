@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchlab.analysis.summary import count_summary, mean_rate, rate
+from benchlab.analysis.summary import count_summary, judged, mean_rate, model_error_rate, rate
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.chart_criteria import CRITERIA, WEIGHTS, chart_root
 from benchlab.tasks.chart_markup import parse_chart, recover_html
@@ -301,14 +301,12 @@ class ChartTask:
     def summarize(self, results: Sequence[SampleResult]) -> dict[str, Any]:
         self.close()  # the run is over: the browser is no longer needed
         summary = count_summary(results)
-        scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+        scored = judged(results)
         values = [r.score.value for r in scored]
         summary["score"] = mean_rate(values)
         summary["accuracy"] = summary["score"]  # the field every surface prints first
         summary["perfect"] = rate(sum(1 for r in scored if r.score.correct), len(scored))
-        summary["unparseable"] = rate(
-            sum(1 for r in scored if r.score.error_kind is ErrorKind.MODEL), len(scored)
-        )
+        summary["unparseable"] = model_error_rate(scored)
         summary["criteria"] = {
             name: {
                 "mean": round(sum(float(r.score.details["criteria"][name]) for r in scored) / len(scored), 2)

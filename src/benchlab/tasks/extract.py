@@ -23,7 +23,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError
 
-from benchlab.analysis.summary import count_summary, mean_rate, rate
+from benchlab.analysis.summary import count_summary, judged, mean_rate, rate
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.extract_scoring import score_fields
 from benchlab.tasks.json_recovery import recover_json
@@ -153,7 +153,7 @@ class ExtractTask:
 
     def summarize(self, results: Sequence[SampleResult]) -> dict[str, Any]:
         summary = count_summary(results)
-        scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+        scored = judged(results)
         parsed = [r for r in scored if r.score.error_kind is ErrorKind.NONE]
         summary["field_score"] = mean_rate([r.score.value for r in scored], n_resamples=2000)
         summary["accuracy"] = summary["field_score"]  # the figure every surface prints first

@@ -26,7 +26,7 @@ from typing import Any
 
 import aiohttp
 
-from benchlab.analysis.summary import count_summary, rate
+from benchlab.analysis.summary import count_summary, judged, model_error_rate, rate
 from benchlab.endpoints.client import ChatClient
 from benchlab.endpoints.errors import InfraError
 from benchlab.tasks import longcontext_haystack as haystacks
@@ -190,13 +190,11 @@ class LongContextTask:
 
     def summarize(self, results: Sequence[SampleResult]) -> dict[str, Any]:
         summary = count_summary(results)
-        scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+        scored = judged(results)
         correct = sum(1 for r in scored if r.score.correct)
         summary["accuracy"] = rate(correct, len(scored))
         summary["correct"] = correct
-        summary["unparseable"] = rate(
-            sum(1 for r in scored if r.score.error_kind is ErrorKind.MODEL), len(scored)
-        )
+        summary["unparseable"] = model_error_rate(scored)
         summary["truncated"] = sum(1 for r in scored if r.score.details.get("finish_reason") == "length")
         cells: dict[tuple[int, int], list[bool]] = {}
         for r in scored:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from benchlab.analysis.summary import count_summary, rate
+from benchlab.analysis.summary import count_summary, judged, model_error_rate, rate
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.math_extraction import extract_number, numbers_match, parse_number
 from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
@@ -94,12 +94,11 @@ class MathTask:
 
     def summarize(self, results: Sequence[SampleResult]) -> dict[str, Any]:
         summary = count_summary(results)
-        scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+        scored = judged(results)
         correct = sum(1 for r in scored if r.score.correct)
-        unparseable = sum(1 for r in scored if r.score.error_kind is ErrorKind.MODEL)
         summary["accuracy"] = rate(correct, len(scored))
         summary["correct"] = correct
-        summary["unparseable"] = rate(unparseable, len(scored))
+        summary["unparseable"] = model_error_rate(scored)
         summary["truncated"] = sum(1 for r in scored if r.score.details.get("finish_reason") == "length")
         summary["rules"] = dict(Counter(str(r.score.details.get("rule")) for r in scored))
         subjects: dict[str, list[bool]] = {}

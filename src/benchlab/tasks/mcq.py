@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchlab.analysis.stats import letter_bias
-from benchlab.analysis.summary import count_summary, rate
+from benchlab.analysis.summary import count_summary, judged, model_error_rate, rate
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.mcq_extraction import extract_choice
 from benchlab.types import ErrorKind, GenerationParams, Sample, SampleResult, Score, Transcript
@@ -125,12 +125,11 @@ class McqTask:
 
     def summarize(self, results: Sequence[SampleResult]) -> dict[str, Any]:
         summary = count_summary(results)
-        scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+        scored = judged(results)
         correct = sum(1 for r in scored if r.score.correct)
-        unparseable = sum(1 for r in scored if r.score.error_kind is ErrorKind.MODEL)
         summary["accuracy"] = rate(correct, len(scored))
         summary["correct"] = correct
-        summary["unparseable"] = rate(unparseable, len(scored))
+        summary["unparseable"] = model_error_rate(scored)
         summary["truncated"] = sum(1 for r in scored if r.score.details.get("finish_reason") == "length")
         answered = [r for r in scored if r.score.extracted is not None]
         bias = letter_bias(

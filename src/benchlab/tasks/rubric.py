@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from benchlab.analysis.summary import count_summary, mean_interval, rate
+from benchlab.analysis.summary import count_summary, judged, mean_interval, model_error_rate
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.rubric_judge import PROMPT_SHA256, Judge
 from benchlab.tasks.rubric_rules import rubric_score, rule_met, validate_row
@@ -108,14 +108,12 @@ class RubricTask:
 
     def summarize(self, results: Sequence[SampleResult]) -> dict[str, Any]:
         summary = count_summary(results)
-        scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+        scored = judged(results)
         values = [r.score.value for r in scored]
         summary["metric"] = "rubric_score"
         summary["metric_note"] = METRIC_NOTE
         summary["rubric_score"] = mean_interval(values)
-        summary["unparseable"] = rate(
-            sum(1 for r in scored if r.score.error_kind is ErrorKind.MODEL), len(scored)
-        )
+        summary["unparseable"] = model_error_rate(scored)
         summary["truncated"] = sum(1 for r in scored if r.score.details.get("finish_reason") == "length")
         rule_items = judge_items = 0
         item_failures = {"infra": 0, "parse": 0}

@@ -12,7 +12,7 @@ import secrets
 import time
 from collections.abc import Callable
 
-from benchlab.analysis.summary import count_summary, rate
+from benchlab.analysis.summary import count_summary, judged, rate
 from benchlab.store.db import SampleWriter, Store
 from benchlab.types import (
     Completion,
@@ -81,7 +81,7 @@ def write_run(
         results.append(result)
     writer.close()
     writer.check()
-    scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+    scored = judged(results)
     summary = count_summary(results)
     summary["accuracy"] = rate(sum(1 for r in scored if r.score.correct), len(scored))
     subjects: dict[str, list[bool]] = {}

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from benchlab.analysis.stats import pass_at_k
-from benchlab.analysis.summary import count_summary, mean_rate, rate
+from benchlab.analysis.summary import count_summary, judged, mean_rate, rate
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.code.extraction import Extraction, extract_code
 from benchlab.tasks.code.limits import ProblemLimits, TimeoutRule
@@ -341,7 +341,7 @@ class CodeTask:
 
     def summarize(self, results: Sequence[SampleResult]) -> dict[str, Any]:
         summary = count_summary(results)
-        scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+        scored = judged(results)
         counts = [(int(r.score.details.get("n", 0)), int(r.score.details.get("c", 0))) for r in scored]
         counts = [(n, c) for n, c in counts if n > 0]
         summary["problems"] = len(counts)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from benchlab.analysis.summary import count_summary, rate
+from benchlab.analysis.summary import count_summary, judged, model_error_rate, rate
 from benchlab.catalog.datasets import DatasetError
 from benchlab.endpoints.dialects import with_dialect
 from benchlab.tasks.base import ChatFn
@@ -94,11 +94,9 @@ class BfclTask:
 
     def summarize(self, results: Sequence[SampleResult]) -> dict[str, Any]:
         summary = count_summary(results)
-        scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+        scored = judged(results)
         summary["accuracy"] = rate(sum(1 for r in scored if r.score.correct), len(scored))
-        summary["unparseable"] = rate(
-            sum(1 for r in scored if r.score.error_kind is ErrorKind.MODEL), len(scored)
-        )
+        summary["unparseable"] = model_error_rate(scored)
         summary["schema_adherence"] = schema_adherence(scored)
         categories: dict[str, list[SampleResult]] = {}
         for result in scored:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from benchlab.analysis.summary import count_summary, rate
+from benchlab.analysis.summary import count_summary, judged, model_error_rate, rate
 from benchlab.endpoints.dialects import with_dialect
 from benchlab.tasks.base import ChatFn
 from benchlab.tasks.judge_opinion import (
@@ -136,14 +136,12 @@ class ToolCallTask:
 
     def summarize(self, results: Sequence[SampleResult]) -> dict[str, Any]:
         summary = count_summary(results)
-        scored = [r for r in results if r.score.error_kind in (ErrorKind.NONE, ErrorKind.MODEL)]
+        scored = judged(results)
         values = [r.score.value for r in scored]
         summary["score"] = weighted_score(values, [r.score.details.get("weight", 1.0) for r in scored])
         summary["mean_score"] = mean_score(values)
         summary["accuracy"] = rate(sum(1 for r in scored if r.score.correct), len(scored))  # full marks
-        summary["unparseable"] = rate(
-            sum(1 for r in scored if r.score.error_kind is ErrorKind.MODEL), len(scored)
-        )
+        summary["unparseable"] = model_error_rate(scored)
         summary["schema_adherence"] = schema_adherence(scored)
         irrelevance = [r for r in scored if r.score.details.get("irrelevance")]
         summary["irrelevance"] = rate(sum(1 for r in irrelevance if r.score.correct), len(irrelevance))
